@@ -1,0 +1,1 @@
+//! The flattened device tree the VMM hands the guest.

@@ -1,0 +1,1 @@
+//! IEEE-754 arithmetic for the F and D extensions, exact as RISC-V defines it.

@@ -1,0 +1,10 @@
+//! RISC-V for rvnest: the ISA (decoder, encoder, CSR numbers), IEEE arithmetic for
+//! F and D, the software hart with its MMU, the machine's memory map, FDT generation
+//! and kernel-image loading.
+#![deny(missing_docs)]
+
+pub mod fdt;
+pub mod fpu;
+pub mod image;
+pub mod isa;
+pub mod layout;
