@@ -3,8 +3,10 @@
 //! and kernel-image loading.
 #![deny(missing_docs)]
 
+pub mod csr;
 pub mod fdt;
 pub mod fpu;
+pub mod hart;
 pub mod image;
 pub mod isa;
 pub mod layout;

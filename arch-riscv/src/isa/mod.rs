@@ -1,8 +1,10 @@
 //! The instruction set: decoded operations, the decoder and an encoder for test programs.
 
+mod compressed;
 pub mod decode;
 pub mod encode;
 pub mod op;
+mod table;
 
 pub use decode::decode;
 pub use op::{Op, OpKind, SINK};

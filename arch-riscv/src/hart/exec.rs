@@ -1,0 +1,475 @@
+//! The interpreter: runs decoded operations page by page until an exit.
+//!
+//! Hot-path rules: a decoded page is found once per page change, not per
+//! instruction; registers are indexed with `& 63` so no bounds checks remain;
+//! faults leave through `Stop`, handled out of line.
+
+use std::sync::atomic::{Ordering, compiler_fence, fence};
+
+use super::icache::CodePage;
+use super::memory::Stop;
+use super::trap::{Access, Cause, Trap};
+use super::{Exit, Hart, PendingLoad, Privilege, SbiCall};
+use crate::csr::status;
+use crate::fpu::{self, RegFile, RoundingMode};
+use crate::isa::{Op, OpKind, decode};
+
+/// Instructions per slice: between slices the hart polls interrupts and events.
+const SLICE: u64 = 8192;
+
+/// What an instruction that left the straight line asks the loop to do.
+enum Flow {
+    /// Keep going on the current decoded page if pc is still in it.
+    Next,
+    /// Find the decoded page of pc again (translation or privilege changed).
+    Refetch,
+    /// End the slice (interrupts may now be deliverable).
+    EndSlice,
+    /// Leave `run()` with this exit.
+    Exit(Exit),
+}
+
+impl Hart {
+    /// Runs the hart until the VMM must act.
+    pub fn run(&mut self) -> Exit {
+        self.signals.set_running(true);
+        let exit = loop {
+            if let Some(exit) = self.service_events() {
+                break exit;
+            }
+            if let Some(exit) = self.run_slice() {
+                break exit;
+            }
+        };
+        self.signals.set_running(false);
+        exit
+    }
+
+    /// Finds the decoded page of the pc, filling the fetch TLB on a miss.
+    #[inline]
+    fn code_page(&mut self) -> Result<*mut CodePage, Trap> {
+        if let Some(page) = self.icache.lookup(self.mmu_index, self.pc) {
+            return Ok(page);
+        }
+        self.stats.fetch_misses += 1;
+        let paddr = super::mmu::translate(&self.ram, self.pc, Access::Fetch, &self.context())?;
+        let host = self
+            .ram
+            .host_ptr(paddr & !0xFFF, 0x1000)
+            .ok_or(Trap::new(Cause::FetchAccess, self.pc))?;
+        Ok(self
+            .icache
+            .fill(self.mmu_index, self.pc, paddr & !0xFFF, host as usize))
+    }
+
+    /// Decodes the instruction at `offset` of `page`, caching it when it lies wholly
+    /// inside the page.
+    #[cold]
+    fn decode_slot(&mut self, page: *mut CodePage, offset: usize) -> Result<Op, Trap> {
+        self.stats.decodes += 1;
+        // SAFETY: `page` came from the decode cache and no flush happened since.
+        let host = unsafe { (*page).host };
+        // SAFETY: offset < 4096 and the page is RAM.
+        let low = unsafe { super::ram::load((host + offset) as *mut u8, 2) } as u32;
+        if low & 3 != 3 {
+            let op = decode(low);
+            // SAFETY: as above; slot index < 2048.
+            unsafe { (*page).ops[offset >> 1] = op };
+            return Ok(op);
+        }
+        if offset <= 0x1000 - 4 {
+            // SAFETY: the four bytes lie inside the page.
+            let bits = unsafe { super::ram::load((host + offset) as *mut u8, 4) } as u32;
+            let op = decode(bits);
+            // SAFETY: as above.
+            unsafe { (*page).ops[offset >> 1] = op };
+            return Ok(op);
+        }
+        // A 32-bit instruction straddling two pages: fetch the upper half through
+        // the next page's translation and do not cache the result.
+        let next = self.pc.wrapping_add(2);
+        let paddr = super::mmu::translate(&self.ram, next, Access::Fetch, &self.context())?;
+        let high = self
+            .ram
+            .read(paddr, 2)
+            .ok_or(Trap::new(Cause::FetchAccess, next))? as u32;
+        Ok(decode(low | (high << 16)))
+    }
+
+    /// Runs up to one slice of instructions.
+    fn run_slice(&mut self) -> Option<Exit> {
+        let mut executed = 0u64;
+        let exit = 'slice: loop {
+            let page = match self.code_page() {
+                Ok(page) => page,
+                Err(trap) => {
+                    self.raise(trap);
+                    continue 'slice;
+                }
+            };
+            let page_base = self.pc & !0xFFF;
+            loop {
+                if executed >= SLICE {
+                    break 'slice None;
+                }
+                let offset = self.pc.wrapping_sub(page_base);
+                if offset >= 0x1000 {
+                    continue 'slice;
+                }
+                executed += 1;
+                // SAFETY: `page` stays valid until a flush, after which the loop
+                // always refetches; offset < 4096 so the slot index is < 2048.
+                let mut op = unsafe { (*page).ops[(offset >> 1) as usize] };
+                if op.kind == OpKind::Undecoded {
+                    match self.decode_slot(page, offset as usize) {
+                        Ok(decoded) => op = decoded,
+                        Err(trap) => {
+                            self.raise(trap);
+                            continue 'slice;
+                        }
+                    }
+                }
+                match self.step(op) {
+                    Flow::Next => {}
+                    Flow::Refetch => continue 'slice,
+                    Flow::EndSlice => break 'slice None,
+                    Flow::Exit(exit) => break 'slice Some(exit),
+                }
+            }
+        };
+        self.stats.instructions += executed;
+        exit
+    }
+
+    /// Handles an access that did not complete.
+    #[cold]
+    fn stopped(&mut self, stop: Stop, op: Op) -> Flow {
+        match stop {
+            Stop::Trap(trap) => {
+                self.raise(trap);
+                Flow::Refetch
+            }
+            Stop::Exit(exit @ Exit::MmioRead { .. }) => {
+                self.pending_load = Some(PendingLoad { op });
+                Flow::Exit(exit)
+            }
+            Stop::Exit(exit) => {
+                self.pc = self.pc.wrapping_add(op.len as u64);
+                Flow::Exit(exit)
+            }
+        }
+    }
+
+    /// Raises an illegal-instruction exception for `op`.
+    #[cold]
+    fn illegal(&mut self, op: Op) -> Flow {
+        let bits = self.instruction_bits(op);
+        self.raise(Trap::illegal(bits));
+        Flow::Refetch
+    }
+
+    /// Writes a loaded value to the destination of the load `op`.
+    pub(super) fn finish_load(&mut self, op: Op, raw: u64) {
+        use OpKind::*;
+        let value = match op.kind {
+            Lb => raw as i8 as i64 as u64,
+            Lh => raw as i16 as i64 as u64,
+            Lw => raw as i32 as i64 as u64,
+            Lbu => raw as u8 as u64,
+            Lhu => raw as u16 as u64,
+            Lwu => raw as u32 as u64,
+            Flw => {
+                self.f[(op.rd & 31) as usize] = fpu::nan_box(raw as u32);
+                self.csr.sstatus |= status::FS_DIRTY;
+                return;
+            }
+            Fld => {
+                self.f[(op.rd & 31) as usize] = raw;
+                self.csr.sstatus |= status::FS_DIRTY;
+                return;
+            }
+            _ => raw,
+        };
+        self.x[(op.rd & 63) as usize] = value;
+    }
+
+    /// Executes one operation.
+    #[inline(always)]
+    fn step(&mut self, op: Op) -> Flow {
+        use OpKind::*;
+        macro_rules! x {
+            ($r:expr) => {
+                self.x[($r & 63) as usize]
+            };
+        }
+        let imm = op.imm as i64 as u64;
+        let next_pc = self.pc.wrapping_add(op.len as u64);
+        macro_rules! alu {
+            ($value:expr) => {{
+                x!(op.rd) = $value;
+                self.pc = next_pc;
+                Flow::Next
+            }};
+        }
+        macro_rules! branch {
+            ($cond:expr) => {{
+                self.pc = if $cond {
+                    self.pc.wrapping_add(imm)
+                } else {
+                    next_pc
+                };
+                Flow::Next
+            }};
+        }
+        macro_rules! load {
+            ($size:expr) => {{
+                let addr = x!(op.rs1).wrapping_add(imm);
+                match self.load(addr, $size) {
+                    Ok(raw) => {
+                        self.finish_load(op, raw);
+                        self.pc = next_pc;
+                        Flow::Next
+                    }
+                    Err(stop) => self.stopped(stop, op),
+                }
+            }};
+        }
+        macro_rules! store {
+            ($size:expr, $value:expr) => {{
+                let addr = x!(op.rs1).wrapping_add(imm);
+                let value = $value;
+                match self.store(addr, $size, value) {
+                    Ok(()) => {
+                        self.pc = next_pc;
+                        Flow::Next
+                    }
+                    Err(stop) => self.stopped(stop, op),
+                }
+            }};
+        }
+        let a = x!(op.rs1);
+        let b = x!(op.rs2);
+        let shamt = (op.imm & 63) as u32;
+        match op.kind {
+            Addi => alu!(a.wrapping_add(imm)),
+            Add => alu!(a.wrapping_add(b)),
+            Ld => load!(8),
+            Sd => store!(8, b),
+            Lw => load!(4),
+            Lwu => load!(4),
+            Sw => store!(4, b),
+            Beq => branch!(a == b),
+            Bne => branch!(a != b),
+            Blt => branch!((a as i64) < (b as i64)),
+            Bge => branch!((a as i64) >= (b as i64)),
+            Bltu => branch!(a < b),
+            Bgeu => branch!(a >= b),
+            Jal => {
+                x!(op.rd) = next_pc;
+                self.pc = self.pc.wrapping_add(imm);
+                Flow::Next
+            }
+            Jalr => {
+                let target = a.wrapping_add(imm) & !1;
+                x!(op.rd) = next_pc;
+                self.pc = target;
+                Flow::Next
+            }
+            Lui => alu!(imm),
+            Auipc => alu!(self.pc.wrapping_add(imm)),
+            Lb => load!(1),
+            Lh => load!(2),
+            Lbu => load!(1),
+            Lhu => load!(2),
+            Sb => store!(1, b),
+            Sh => store!(2, b),
+            Slti => alu!(((a as i64) < (imm as i64)) as u64),
+            Sltiu => alu!((a < imm) as u64),
+            Xori => alu!(a ^ imm),
+            Ori => alu!(a | imm),
+            Andi => alu!(a & imm),
+            Slli => alu!(a << shamt),
+            Srli => alu!(a >> shamt),
+            Srai => alu!(((a as i64) >> shamt) as u64),
+            Sub => alu!(a.wrapping_sub(b)),
+            Sll => alu!(a << (b & 63)),
+            Slt => alu!(((a as i64) < (b as i64)) as u64),
+            Sltu => alu!((a < b) as u64),
+            Xor => alu!(a ^ b),
+            Srl => alu!(a >> (b & 63)),
+            Sra => alu!(((a as i64) >> (b & 63)) as u64),
+            Or => alu!(a | b),
+            And => alu!(a & b),
+            Addiw => alu!(sext32(a.wrapping_add(imm))),
+            Slliw => alu!(sext32(a << (shamt & 31))),
+            Srliw => alu!(sext32(((a as u32) >> (shamt & 31)) as u64)),
+            Sraiw => alu!(((a as i32) >> (shamt & 31)) as i64 as u64),
+            Addw => alu!(sext32(a.wrapping_add(b))),
+            Subw => alu!(sext32(a.wrapping_sub(b))),
+            Sllw => alu!(sext32(a << (b & 31))),
+            Srlw => alu!(sext32(((a as u32) >> (b & 31)) as u64)),
+            Sraw => alu!(((a as i32) >> (b & 31)) as i64 as u64),
+
+            Mul => alu!(a.wrapping_mul(b)),
+            Mulh => alu!(((a as i64 as i128 * b as i64 as i128) >> 64) as u64),
+            Mulhsu => alu!(((a as i64 as i128 * b as i128) >> 64) as u64),
+            Mulhu => alu!(((a as u128 * b as u128) >> 64) as u64),
+            Div => alu!(div_signed(a as i64, b as i64) as u64),
+            Divu => alu!(a.checked_div(b).unwrap_or(u64::MAX)),
+            Rem => alu!(rem_signed(a as i64, b as i64) as u64),
+            Remu => alu!(if b == 0 { a } else { a % b }),
+            Mulw => alu!(sext32(a.wrapping_mul(b))),
+            Divw => alu!(div_signed(a as i32 as i64, b as i32 as i64) as i32 as i64 as u64),
+            Divuw => alu!(sext32(
+                (a as u32).checked_div(b as u32).unwrap_or(u32::MAX) as u64
+            )),
+            Remw => alu!(rem_signed(a as i32 as i64, b as i32 as i64) as i32 as i64 as u64),
+            Remuw => alu!(sext32(if b as u32 == 0 {
+                a as u32
+            } else {
+                a as u32 % b as u32
+            } as u64)),
+
+            Fence => {
+                // x86 and aarch64 order everything but store->load with the plain
+                // accesses used for guest memory; only FENCE W,R needs a real fence.
+                if op.imm & 0x10 != 0 && op.imm & 0x2 != 0 {
+                    fence(Ordering::SeqCst);
+                } else {
+                    compiler_fence(Ordering::SeqCst);
+                }
+                self.pc = next_pc;
+                Flow::Next
+            }
+            FenceI => {
+                self.icache.flush_all();
+                self.pc = next_pc;
+                Flow::Refetch
+            }
+
+            LrW | ScW | AmoswapW | AmoaddW | AmoxorW | AmoandW | AmoorW | AmominW | AmomaxW
+            | AmominuW | AmomaxuW | LrD | ScD | AmoswapD | AmoaddD | AmoxorD | AmoandD | AmoorD
+            | AmominD | AmomaxD | AmominuD | AmomaxuD => match self.atomic(op.kind, a, b) {
+                Ok(value) => alu!(value),
+                Err(trap) => self.stopped(Stop::Trap(trap), op),
+            },
+
+            Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => match self.execute_csr(op) {
+                Ok(wrote) => {
+                    self.pc = next_pc;
+                    if wrote { Flow::EndSlice } else { Flow::Next }
+                }
+                Err(trap) => self.stopped(Stop::Trap(trap), op),
+            },
+
+            Ecall => match self.privilege {
+                Privilege::User => self.stopped(Stop::Trap(Trap::new(Cause::EcallFromU, 0)), op),
+                Privilege::Supervisor => {
+                    let x = &self.x;
+                    Flow::Exit(Exit::Sbi(SbiCall {
+                        extension: x[17],
+                        function: x[16],
+                        args: [x[10], x[11], x[12], x[13], x[14], x[15]],
+                    }))
+                }
+            },
+            Ebreak => self.stopped(Stop::Trap(Trap::new(Cause::Breakpoint, self.pc)), op),
+            Sret if self.privilege == Privilege::Supervisor => {
+                self.sret();
+                Flow::EndSlice
+            }
+            Wfi if self.privilege == Privilege::Supervisor => {
+                self.pc = next_pc;
+                self.waiting_for_interrupt = true;
+                Flow::EndSlice
+            }
+            SfenceVma if self.privilege == Privilege::Supervisor => {
+                if op.rs1 == 0 {
+                    self.tlb.flush_all();
+                    self.icache.flush_translations();
+                    self.stats.tlb_flushes += 1;
+                } else {
+                    self.tlb.flush_page(a);
+                    self.icache.flush_page(a);
+                }
+                self.pc = next_pc;
+                Flow::Refetch
+            }
+
+            Flw => self.fp_guard(op).unwrap_or_else(|| load!(4)),
+            Fld => self.fp_guard(op).unwrap_or_else(|| load!(8)),
+            Fsw => self
+                .fp_guard(op)
+                .unwrap_or_else(|| store!(4, self.f[(op.rs2 & 31) as usize])),
+            Fsd => self
+                .fp_guard(op)
+                .unwrap_or_else(|| store!(8, self.f[(op.rs2 & 31) as usize])),
+            FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS
+            | FsgnjS | FsgnjnS | FsgnjxS | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS
+            | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW | FcvtSWu | FcvtSL | FcvtSLu
+            | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD | FdivD
+            | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtSD | FcvtDS | FeqD
+            | FltD | FleD | FclassD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD | FmvXD | FcvtDW
+            | FcvtDWu | FcvtDL | FcvtDLu | FmvDX => self.execute_fp(op),
+
+            Undecoded | Illegal | Mret | Sret | Wfi | SfenceVma => self.illegal(op),
+            // The H extension is not offered to this guest.
+            HfenceVvma | HfenceGvma | HlvB | HlvBu | HlvH | HlvHu | HlvW | HlvWu | HlvD
+            | HlvxHu | HlvxWu | HsvB | HsvH | HsvW | HsvD => self.illegal(op),
+        }
+    }
+
+    /// `Some(illegal)` when FP instructions are disabled (sstatus.FS = Off).
+    #[inline(always)]
+    fn fp_guard(&mut self, op: Op) -> Option<Flow> {
+        (self.csr.sstatus & status::FS == 0).then(|| self.illegal(op))
+    }
+
+    /// Executes a computational F/D operation.
+    fn execute_fp(&mut self, op: Op) -> Flow {
+        if let Some(flow) = self.fp_guard(op) {
+            return flow;
+        }
+        let rm_bits = if op.rm == 7 { self.csr.frm } else { op.rm };
+        let rm = match RoundingMode::from_bits(rm_bits) {
+            Some(rm) => rm,
+            None if !fpu::uses_rounding_mode(op.kind) => RoundingMode::NearestEven,
+            None => return self.illegal(op),
+        };
+        let a = match fpu::src_file(op.kind) {
+            RegFile::Int => self.x[(op.rs1 & 63) as usize],
+            RegFile::Float => self.f[(op.rs1 & 31) as usize],
+        };
+        let b = self.f[(op.rs2 & 31) as usize];
+        let c = self.f[(op.rs3 & 31) as usize];
+        let Some(result) = fpu::execute(op.kind, a, b, c, rm) else {
+            return self.illegal(op);
+        };
+        match fpu::dest_file(op.kind) {
+            RegFile::Int => self.x[(op.rd & 63) as usize] = result.value,
+            RegFile::Float => self.f[(op.rd & 31) as usize] = result.value,
+        }
+        self.csr.fflags |= result.flags;
+        self.csr.sstatus |= status::FS_DIRTY;
+        self.pc = self.pc.wrapping_add(op.len as u64);
+        Flow::Next
+    }
+}
+
+/// Sign-extends the low 32 bits.
+#[inline(always)]
+fn sext32(value: u64) -> u64 {
+    value as i32 as i64 as u64
+}
+
+/// DIV with RISC-V's results for division by zero (-1) and overflow (the dividend).
+#[inline(always)]
+fn div_signed(a: i64, b: i64) -> i64 {
+    if b == 0 { -1 } else { a.wrapping_div(b) }
+}
+
+/// REM with RISC-V's results for division by zero (the dividend) and overflow (0).
+#[inline(always)]
+fn rem_signed(a: i64, b: i64) -> i64 {
+    if b == 0 { a } else { a.wrapping_rem(b) }
+}

@@ -1,0 +1,378 @@
+//! The software hart: an RV64GC interpreter with S and U modes, Sv39/48/57, Sstc, and
+//! SBI calls, MMIO and kicks returned to the VMM as [`Exit`]s.
+//!
+//! The data path of an instruction: [`icache`] finds the decoded page of the pc,
+//! [`exec`] runs its operations, memory goes through [`tlb`] and on a miss through
+//! [`mmu`]; faults become [`trap::Trap`]s delivered by [`Hart::raise`]; interrupts
+//! and other threads' requests ([`signals`]) are polled between slices in [`events`].
+
+pub mod csrs;
+pub mod events;
+pub mod exec;
+pub mod icache;
+pub mod memory;
+pub mod mmu;
+pub mod ram;
+pub mod signals;
+pub mod tlb;
+pub mod trap;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::csr::{irq, status};
+use crate::isa::Op;
+use icache::DecodeCache;
+use mmu::PagingMode;
+use ram::GuestRam;
+use signals::HartSignals;
+use tlb::Tlb;
+use trap::Trap;
+
+/// Privilege modes the guest runs in (M-mode is the VMM's own SBI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privilege {
+    /// U-mode.
+    User = 0,
+    /// S-mode.
+    Supervisor = 1,
+}
+
+/// An SBI call the hart made (ECALL from S-mode): a7, a6 and a0..a5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SbiCall {
+    /// Extension id (a7).
+    pub extension: u64,
+    /// Function id (a6).
+    pub function: u64,
+    /// Arguments a0..a5.
+    pub args: [u64; 6],
+}
+
+/// Why [`Hart::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// An SBI call; answer it with [`Hart::complete_sbi`].
+    Sbi(SbiCall),
+    /// A load from MMIO; answer it with [`Hart::complete_mmio_read`].
+    MmioRead {
+        /// Guest-physical address.
+        addr: u64,
+        /// Width in bytes (1, 2, 4, 8).
+        len: u8,
+    },
+    /// A store to MMIO (already retired by the hart).
+    MmioWrite {
+        /// Guest-physical address.
+        addr: u64,
+        /// Width in bytes (1, 2, 4, 8).
+        len: u8,
+        /// The stored value, zero-extended.
+        data: u64,
+    },
+    /// Another thread asked the hart to return ([`HartSignals::kick`]).
+    Kicked,
+}
+
+/// How to build a hart.
+#[derive(Clone, Debug)]
+pub struct HartConfig {
+    /// The hart id (mhartid), passed to the kernel in a0.
+    pub hart_id: u64,
+    /// Guest RAM.
+    pub ram: GuestRam,
+    /// Guest-physical windows that belong to VMM devices; accesses outside RAM and
+    /// outside these raise access faults.
+    pub mmio: Vec<(u64, u64)>,
+    /// The widest paging mode `satp` accepts.
+    pub max_paging: PagingMode,
+    /// The instant `time` reads zero at; the same for every hart of a VM.
+    pub epoch: Instant,
+}
+
+/// Counters one hart keeps about itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HartStats {
+    /// Instructions executed (retired or trapped).
+    pub instructions: u64,
+    /// Exceptions delivered to the guest.
+    pub exceptions: u64,
+    /// Interrupts delivered to the guest.
+    pub interrupts: u64,
+    /// Load/store TLB misses that walked the page table.
+    pub tlb_misses: u64,
+    /// Fetch translations filled into the decode cache's TLB.
+    pub fetch_misses: u64,
+    /// Instructions decoded.
+    pub decodes: u64,
+    /// Full TLB flushes.
+    pub tlb_flushes: u64,
+}
+
+/// The MMIO access a hart is waiting on the VMM for.
+#[derive(Clone, Copy, Debug)]
+struct PendingLoad {
+    op: Op,
+}
+
+/// The S-mode CSR state.
+#[derive(Clone, Debug, Default)]
+struct Csrs {
+    sstatus: u64,
+    sie: u64,
+    /// Software-settable pending bits (SSIP); STIP and SEIP are derived.
+    sip: u64,
+    stvec: u64,
+    sscratch: u64,
+    sepc: u64,
+    scause: u64,
+    stval: u64,
+    satp: u64,
+    scounteren: u64,
+    senvcfg: u64,
+    stimecmp: u64,
+    fflags: u8,
+    frm: u8,
+}
+
+/// One RISC-V hart.
+pub struct Hart {
+    /// Integer registers; index 32 is the sink for writes to x0, 33..63 unused.
+    x: [u64; 64],
+    f: [u64; 32],
+    pc: u64,
+    privilege: Privilege,
+    mmu_index: usize,
+    csr: Csrs,
+    tlb: Tlb,
+    icache: DecodeCache,
+    ram: GuestRam,
+    mmio: Vec<(u64, u64)>,
+    max_paging: PagingMode,
+    signals: Arc<HartSignals>,
+    /// LR reservation: guest-physical address and the value LR read.
+    reservation: Option<(u64, u64)>,
+    pending_load: Option<PendingLoad>,
+    waiting_for_interrupt: bool,
+    epoch: Instant,
+    hart_id: u64,
+    stats: HartStats,
+}
+
+impl Hart {
+    /// A hart in S-mode at pc 0 with the MMU off and interrupts disabled.
+    pub fn new(config: HartConfig) -> Hart {
+        Hart {
+            x: [0; 64],
+            f: [0; 32],
+            pc: 0,
+            privilege: Privilege::Supervisor,
+            mmu_index: 1,
+            csr: Csrs {
+                sstatus: status::UXL_64,
+                stimecmp: u64::MAX,
+                ..Csrs::default()
+            },
+            tlb: Tlb::default(),
+            icache: DecodeCache::default(),
+            ram: config.ram,
+            mmio: config.mmio,
+            max_paging: config.max_paging,
+            signals: Arc::new(HartSignals::default()),
+            reservation: None,
+            pending_load: None,
+            waiting_for_interrupt: false,
+            epoch: config.epoch,
+            hart_id: config.hart_id,
+            stats: HartStats::default(),
+        }
+    }
+
+    /// The handle other threads use to interrupt, fence or kick this hart.
+    pub fn signals(&self) -> Arc<HartSignals> {
+        self.signals.clone()
+    }
+
+    /// This hart's id.
+    pub fn hart_id(&self) -> u64 {
+        self.hart_id
+    }
+
+    /// Resets the hart to the SBI boot state: S-mode at `pc` with a0 = hart id,
+    /// a1 = `opaque`, satp = 0, interrupts off (SBI HSM hart_start, and boot).
+    pub fn reset(&mut self, pc: u64, opaque: u64) {
+        let signals = self.signals.clone();
+        let mut fresh = Hart::new(HartConfig {
+            hart_id: self.hart_id,
+            ram: self.ram,
+            mmio: std::mem::take(&mut self.mmio),
+            max_paging: self.max_paging,
+            epoch: self.epoch,
+        });
+        fresh.signals = signals;
+        fresh.stats = self.stats;
+        *self = fresh;
+        self.pc = pc;
+        self.x[10] = self.hart_id;
+        self.x[11] = opaque;
+    }
+
+    /// Integer register `index` (0..32).
+    pub fn reg(&self, index: usize) -> u64 {
+        if index == 0 { 0 } else { self.x[index & 31] }
+    }
+
+    /// Sets integer register `index` (writes to x0 are ignored).
+    pub fn set_reg(&mut self, index: usize, value: u64) {
+        if index != 0 {
+            self.x[index & 31] = value;
+        }
+    }
+
+    /// Floating-point register `index` (0..32), raw bits.
+    pub fn freg(&self, index: usize) -> u64 {
+        self.f[index & 31]
+    }
+
+    /// The program counter.
+    pub fn pc(&self) -> u64 {
+        self.pc
+    }
+
+    /// Sets the program counter.
+    pub fn set_pc(&mut self, pc: u64) {
+        self.pc = pc;
+    }
+
+    /// The current privilege mode.
+    pub fn privilege(&self) -> Privilege {
+        self.privilege
+    }
+
+    /// Counters about this hart.
+    pub fn stats(&self) -> HartStats {
+        self.stats
+    }
+
+    /// Answers the SBI call the hart exited with: a0 = `error`, a1 = `value`, and
+    /// the pc moves past the ECALL.
+    pub fn complete_sbi(&mut self, error: i64, value: u64) {
+        self.x[10] = error as u64;
+        self.x[11] = value;
+        self.pc = self.pc.wrapping_add(4);
+    }
+
+    /// Delivers the data of the MMIO load the hart exited with.
+    pub fn complete_mmio_read(&mut self, data: u64) {
+        if let Some(pending) = self.pending_load.take() {
+            self.finish_load(pending.op, data);
+            self.pc = self.pc.wrapping_add(pending.op.len as u64);
+        }
+    }
+
+    /// Raises an access fault for the pending MMIO access instead of completing it
+    /// (no device answered).
+    pub fn fail_mmio(&mut self, addr: u64) {
+        if self.pending_load.take().is_some() {
+            self.raise(Trap::new(trap::Cause::LoadAccess, addr));
+        }
+    }
+
+    /// Sets the timer compare value (SBI set_timer; same as writing stimecmp).
+    pub fn set_timer(&mut self, deadline: u64) {
+        self.csr.stimecmp = deadline;
+    }
+
+    /// Reads the `time` CSR: ticks of the timebase since the VM's epoch.
+    #[inline]
+    pub fn time(&self) -> u64 {
+        let nanos = self.epoch.elapsed().as_nanos();
+        (nanos * crate::layout::TIMEBASE_FREQUENCY as u128 / 1_000_000_000) as u64
+    }
+
+    /// Drops all cached translations and decoded instructions (after the VMM wrote
+    /// guest memory, or on an SBI remote fence).
+    pub fn flush_caches(&mut self) {
+        self.tlb.flush_all();
+        self.icache.flush_all();
+        self.stats.tlb_flushes += 1;
+    }
+
+    /// The MMU index of the current privilege and SUM: 0 U, 1 S, 2 S with SUM.
+    fn update_mmu_index(&mut self) {
+        self.mmu_index = match self.privilege {
+            Privilege::User => 0,
+            Privilege::Supervisor if self.csr.sstatus & status::SUM != 0 => 2,
+            Privilege::Supervisor => 1,
+        };
+    }
+
+    /// Takes a synchronous exception: trap entry into S-mode (spec 4.1.1, 4.1.2).
+    #[cold]
+    pub fn raise(&mut self, trap: Trap) {
+        self.stats.exceptions += 1;
+        self.enter_trap(trap.cause as u64, trap.tval, false);
+    }
+
+    /// Trap entry into S-mode with `cause` (without the interrupt bit).
+    fn enter_trap(&mut self, cause: u64, tval: u64, interrupt: bool) {
+        let s = &mut self.csr;
+        s.sepc = self.pc;
+        s.scause = cause | if interrupt { 1 << 63 } else { 0 };
+        s.stval = tval;
+        let spp = if self.privilege == Privilege::Supervisor {
+            status::SPP
+        } else {
+            0
+        };
+        let spie = if s.sstatus & status::SIE != 0 {
+            status::SPIE
+        } else {
+            0
+        };
+        s.sstatus = (s.sstatus & !(status::SPP | status::SPIE | status::SIE)) | spp | spie;
+        let base = s.stvec & !3;
+        self.pc = if interrupt && s.stvec & 3 == 1 {
+            base + 4 * cause
+        } else {
+            base
+        };
+        self.privilege = Privilege::Supervisor;
+        self.reservation = None;
+        self.update_mmu_index();
+    }
+
+    /// SRET (spec 3.3.2): return to the privilege in SPP.
+    fn sret(&mut self) {
+        let s = &mut self.csr;
+        self.privilege = if s.sstatus & status::SPP != 0 {
+            Privilege::Supervisor
+        } else {
+            Privilege::User
+        };
+        let sie = if s.sstatus & status::SPIE != 0 {
+            status::SIE
+        } else {
+            0
+        };
+        s.sstatus = (s.sstatus & !(status::SIE | status::SPP)) | sie | status::SPIE;
+        self.pc = s.sepc;
+        self.reservation = None;
+        self.update_mmu_index();
+    }
+
+    /// The sip value: software bits plus the timer and external lines.
+    fn pending_interrupts(&self) -> u64 {
+        let mut pending = self.csr.sip & irq::SSIP;
+        if self.time() >= self.csr.stimecmp {
+            pending |= irq::STIP;
+        }
+        if self.signals.external_level() {
+            pending |= irq::SEIP;
+        }
+        pending
+    }
+}

@@ -1,0 +1,99 @@
+//! Unit tests of the hart with encoder-generated guest programs.
+//!
+//! A test assembles a program at [`RAM_BASE`], runs the hart until it makes an SBI
+//! call (the programs' way of saying "done"), and checks registers, CSRs and memory.
+
+mod alu;
+mod atomics;
+mod fp;
+mod interrupts;
+mod paging;
+mod traps;
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::time::Instant;
+
+use super::mmu::PagingMode;
+use super::ram::GuestRam;
+use super::{Exit, Hart, HartConfig, SbiCall};
+use crate::isa::encode::Assembler;
+use crate::layout::{RAM_BASE, UART_BASE, UART_SIZE};
+
+/// Guest RAM of the test machine.
+pub const RAM_SIZE: u64 = 4 << 20;
+
+/// A hart with its own RAM.
+pub struct TestMachine {
+    pub hart: Hart,
+    pub ram: GuestRam,
+    host: *mut u8,
+    layout: Layout,
+}
+
+impl TestMachine {
+    /// A machine whose RAM holds `program` at [`RAM_BASE`], the hart at its start.
+    pub fn new(program: &Assembler) -> TestMachine {
+        let layout = Layout::from_size_align(RAM_SIZE as usize, 4096).expect("layout");
+        // SAFETY: the layout has a non-zero size.
+        let host = unsafe { alloc_zeroed(layout) };
+        assert!(!host.is_null());
+        // SAFETY: `host` is RAM_SIZE bytes, page aligned, freed only in Drop after
+        // the hart is gone.
+        let ram = unsafe { GuestRam::new(RAM_BASE, host, RAM_SIZE) };
+        assert!(ram.write_bytes(RAM_BASE, &program.bytes()));
+        let mut hart = Hart::new(HartConfig {
+            hart_id: 0,
+            ram,
+            mmio: vec![(UART_BASE, UART_SIZE)],
+            max_paging: PagingMode::Sv57,
+            epoch: Instant::now(),
+        });
+        hart.reset(RAM_BASE, 0);
+        TestMachine {
+            hart,
+            ram,
+            host,
+            layout,
+        }
+    }
+
+    /// Runs until an SBI call, answering MMIO reads with `mmio_value`; panics after
+    /// too many exits.
+    pub fn run_to_ecall(&mut self) -> SbiCall {
+        for _ in 0..1000 {
+            match self.hart.run() {
+                Exit::Sbi(call) => return call,
+                Exit::MmioRead { .. } => self.hart.complete_mmio_read(0x5A),
+                Exit::MmioWrite { .. } | Exit::Kicked => {}
+            }
+        }
+        panic!("no SBI call after 1000 exits; pc = {:#x}", self.hart.pc());
+    }
+
+    /// Reads a 64-bit word of guest RAM.
+    pub fn read64(&self, gpa: u64) -> u64 {
+        self.ram.read(gpa, 8).expect("in RAM")
+    }
+
+    /// Writes a 64-bit word of guest RAM.
+    pub fn write64(&self, gpa: u64, value: u64) {
+        assert!(self.ram.write(gpa, 8, value));
+    }
+}
+
+impl Drop for TestMachine {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout; the hart holding a copy of the
+        // pointer is dropped with `self` and never runs again.
+        unsafe { dealloc(self.host, self.layout) };
+    }
+}
+
+/// Assembles with `build`, runs to the first ECALL, returns the machine.
+pub fn run(build: impl FnOnce(&mut Assembler)) -> TestMachine {
+    let mut program = Assembler::new(RAM_BASE);
+    build(&mut program);
+    let mut machine = TestMachine::new(&program);
+    machine.run_to_ecall();
+    machine
+}

@@ -1,0 +1,121 @@
+//! The software TLB: direct-mapped entries per access kind and per MMU index, each
+//! holding a page tag and the host-address addend, so a hit costs one compare and
+//! one add. Only RAM pages enter it; MMIO always takes the miss path.
+//!
+//! Entries are tagged by MMU index (privilege and SUM) instead of being flushed on
+//! every privilege change, as QEMU does; V=1 indices will join them with the H
+//! extension, and a larger lazy shadow cache of combined translations for nested
+//! guests sits behind the same miss path.
+
+/// Entries per access kind and MMU index (a power of two).
+pub const TLB_ENTRIES: usize = 256;
+
+/// MMU indices: U-mode, S-mode, S-mode with `sstatus.SUM` set.
+pub const MMU_INDICES: usize = 3;
+
+/// A tag no aligned access can match.
+const INVALID_TAG: u64 = u64::MAX;
+
+/// One cached translation: `tag` is the virtual page address, `addend` turns a
+/// virtual address of that page into the host address of its byte.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct TlbEntry {
+    /// Virtual page address, or an unmatchable value when empty.
+    pub tag: u64,
+    /// `host_address - virtual_address`, wrapping.
+    pub addend: usize,
+}
+
+impl TlbEntry {
+    const EMPTY: TlbEntry = TlbEntry {
+        tag: INVALID_TAG,
+        addend: 0,
+    };
+}
+
+type Table = [[TlbEntry; TLB_ENTRIES]; MMU_INDICES];
+
+/// The load and store TLBs (fetch translations live in the decode cache's TLB).
+pub struct Tlb {
+    load: Box<Table>,
+    store: Box<Table>,
+}
+
+impl Default for Tlb {
+    fn default() -> Self {
+        Tlb {
+            load: Box::new([[TlbEntry::EMPTY; TLB_ENTRIES]; MMU_INDICES]),
+            store: Box::new([[TlbEntry::EMPTY; TLB_ENTRIES]; MMU_INDICES]),
+        }
+    }
+}
+
+/// Direct-mapped slot of a virtual address.
+#[inline(always)]
+pub fn slot(vaddr: u64) -> usize {
+    (vaddr >> 12) as usize & (TLB_ENTRIES - 1)
+}
+
+/// The value an aligned access of `size` bytes at `vaddr` must find in the tag:
+/// keeping the low address bits makes misaligned accesses miss.
+#[inline(always)]
+fn probe(vaddr: u64, size: u64) -> u64 {
+    vaddr & (!0xFFF | (size - 1))
+}
+
+impl Tlb {
+    /// Host address for a `size`-byte load at `vaddr`, if cached and aligned.
+    #[inline(always)]
+    pub fn load(&self, mmu_index: usize, vaddr: u64, size: u64) -> Option<usize> {
+        let entry = &self.load[mmu_index][slot(vaddr)];
+        (entry.tag == probe(vaddr, size)).then(|| (vaddr as usize).wrapping_add(entry.addend))
+    }
+
+    /// Host address for a `size`-byte store at `vaddr`, if cached and aligned.
+    #[inline(always)]
+    pub fn store(&self, mmu_index: usize, vaddr: u64, size: u64) -> Option<usize> {
+        let entry = &self.store[mmu_index][slot(vaddr)];
+        (entry.tag == probe(vaddr, size)).then(|| (vaddr as usize).wrapping_add(entry.addend))
+    }
+
+    /// Caches a load translation of the page of `vaddr` to the host page at `host_page`.
+    pub fn fill_load(&mut self, mmu_index: usize, vaddr: u64, host_page: usize) {
+        self.load[mmu_index][slot(vaddr)] = entry(vaddr, host_page);
+    }
+
+    /// Caches a store translation of the page of `vaddr` to the host page at `host_page`.
+    pub fn fill_store(&mut self, mmu_index: usize, vaddr: u64, host_page: usize) {
+        self.store[mmu_index][slot(vaddr)] = entry(vaddr, host_page);
+    }
+
+    /// Drops every translation.
+    pub fn flush_all(&mut self) {
+        for table in [&mut self.load, &mut self.store] {
+            for index in table.iter_mut() {
+                index.fill(TlbEntry::EMPTY);
+            }
+        }
+    }
+
+    /// Drops the translations of the page of `vaddr` in every MMU index.
+    pub fn flush_page(&mut self, vaddr: u64) {
+        let page = vaddr & !0xFFF;
+        for table in [&mut self.load, &mut self.store] {
+            for index in table.iter_mut() {
+                let entry = &mut index[slot(vaddr)];
+                if entry.tag == page {
+                    *entry = TlbEntry::EMPTY;
+                }
+            }
+        }
+    }
+}
+
+fn entry(vaddr: u64, host_page: usize) -> TlbEntry {
+    let page = vaddr & !0xFFF;
+    TlbEntry {
+        tag: page,
+        addend: host_page.wrapping_sub(page as usize),
+    }
+}

@@ -1,0 +1,96 @@
+//! Guest traps as values: exactly what trap entry writes (privileged spec 3.1.15, 4.1.8).
+
+/// Synchronous exception causes (the `scause` codes with the interrupt bit clear).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Cause {
+    /// Instruction address misaligned.
+    FetchMisaligned = 0,
+    /// Instruction access fault.
+    FetchAccess = 1,
+    /// Illegal instruction.
+    IllegalInstruction = 2,
+    /// Breakpoint.
+    Breakpoint = 3,
+    /// Load address misaligned.
+    LoadMisaligned = 4,
+    /// Load access fault.
+    LoadAccess = 5,
+    /// Store/AMO address misaligned.
+    StoreMisaligned = 6,
+    /// Store/AMO access fault.
+    StoreAccess = 7,
+    /// Environment call from U-mode.
+    EcallFromU = 8,
+    /// Environment call from S-mode.
+    EcallFromS = 9,
+    /// Instruction page fault.
+    FetchPageFault = 12,
+    /// Load page fault.
+    LoadPageFault = 13,
+    /// Store/AMO page fault.
+    StorePageFault = 15,
+}
+
+/// A synchronous exception about to be taken: its cause and the value for `stval`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trap {
+    /// Why.
+    pub cause: Cause,
+    /// Faulting address, instruction bits, or 0, as the cause defines.
+    pub tval: u64,
+}
+
+impl Trap {
+    /// An exception with the given cause and trap value.
+    #[inline]
+    pub const fn new(cause: Cause, tval: u64) -> Trap {
+        Trap { cause, tval }
+    }
+
+    /// An illegal-instruction exception carrying the instruction's bits.
+    #[inline]
+    pub const fn illegal(bits: u64) -> Trap {
+        Trap::new(Cause::IllegalInstruction, bits)
+    }
+}
+
+/// The kind of memory access, which selects fault causes and permission checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Instruction fetch.
+    Fetch,
+    /// Data load (also LR).
+    Load,
+    /// Data store (also SC and AMOs).
+    Store,
+}
+
+impl Access {
+    /// The page-fault cause for this access.
+    pub const fn page_fault(self) -> Cause {
+        match self {
+            Access::Fetch => Cause::FetchPageFault,
+            Access::Load => Cause::LoadPageFault,
+            Access::Store => Cause::StorePageFault,
+        }
+    }
+
+    /// The access-fault cause for this access.
+    pub const fn access_fault(self) -> Cause {
+        match self {
+            Access::Fetch => Cause::FetchAccess,
+            Access::Load => Cause::LoadAccess,
+            Access::Store => Cause::StoreAccess,
+        }
+    }
+
+    /// The misaligned-address cause for this access.
+    pub const fn misaligned(self) -> Cause {
+        match self {
+            Access::Fetch => Cause::FetchMisaligned,
+            Access::Load => Cause::LoadMisaligned,
+            Access::Store => Cause::StoreMisaligned,
+        }
+    }
+}

@@ -1,0 +1,523 @@
+#!/usr/bin/env bash
+# Fetch a real riscv64 guest from Debian's packages and build test assets:
+#
+#   OUTDIR/Image               uncompressed RISC-V Linux Image (from linux-binary-<abi>)
+#   OUTDIR/initramfs.cpio.gz   busybox-static + kvm.ko (+ deps, + a few virtio modules)
+#   OUTDIR/vm.json             example rvnest config (Firecracker format)
+#   OUTDIR/kernel-version      the kernel ABI name, e.g. 7.2.13+deb14-riscv64
+#
+# Usage: resources/fetch-guest.sh [--refresh] [OUTDIR]
+#   OUTDIR     default: resources/out (cache: resources/cache, or $RVNEST_GUEST_CACHE)
+#   --refresh  re-read the package index and rebuild if the kernel changed
+#
+# The riscv64 packages come from Debian's newest suite ($RVNEST_DEBIAN_SUITE, default
+# sid) through a private apt configuration under the cache dir. The mirror is taken at
+# run time from this machine's apt sources (or $RVNEST_DEBIAN_MIRROR); the index is
+# verified with the machine's Debian archive keyring. A second run is offline: it only
+# checks that the outputs exist and match the recorded version.
+#
+# See resources/README.md for the guest's /init, its command-line options and markers.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SUITE=${RVNEST_DEBIAN_SUITE:-sid}
+# Where the machine's apt sources are (overridable for testing the parser).
+APT_ETC=${RVNEST_APT_ETC:-/etc/apt}
+KEYRING_DEFAULT=/usr/share/keyrings/debian-archive-keyring.gpg
+# Modules copied into the initramfs besides kvm (loaded only on request, see README).
+EXTRA_MODULES=${RVNEST_EXTRA_MODULES:-virtio_mmio virtio_blk virtio_net virtio_console virtio_rng}
+# Bump when the layout of the produced files changes, to force a rebuild.
+ASSET_FORMAT=3
+
+REFRESH=0
+OUTDIR=
+for arg in "$@"; do
+    case "$arg" in
+    --refresh) REFRESH=1 ;;
+    -h | --help)
+        sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*)
+        echo "fetch-guest: unknown option $arg" >&2
+        exit 2
+        ;;
+    *) OUTDIR=$arg ;;
+    esac
+done
+OUTDIR=${OUTDIR:-$SCRIPT_DIR/out}
+CACHE=${RVNEST_GUEST_CACHE:-$SCRIPT_DIR/cache}
+mkdir -p "$OUTDIR" "$CACHE"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+CACHE=$(cd "$CACHE" && pwd)
+
+log() { echo "fetch-guest: $*" >&2; }
+die() {
+    echo "fetch-guest: error: $*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Fast path: everything already built for the recorded version.
+# ---------------------------------------------------------------------------
+STAMP=$OUTDIR/.fetch-guest.stamp
+INIT_SHA=$(sha256sum <"$SCRIPT_DIR/guest/init" | cut -d' ' -f1)
+stamp_get() { sed -n "s/^$1=//p" "$STAMP" 2>/dev/null; }
+# outputs_current [VERSION]: the outputs exist and were built by this script's format
+# and init, for the given linux-image-riscv64 version (default: whatever was built).
+outputs_current() {
+    [[ -s $STAMP && -s $OUTDIR/Image && -s $OUTDIR/initramfs.cpio.gz && -s $OUTDIR/vm.json ]] &&
+        [[ $(stamp_get format) == "$ASSET_FORMAT" && $(stamp_get outdir) == "$OUTDIR" ]] &&
+        [[ $(stamp_get init) == "$INIT_SHA" && $(stamp_get suite) == "$SUITE" ]] &&
+        [[ $(cat "$OUTDIR/kernel-version" 2>/dev/null) == "$(stamp_get abi)" ]] &&
+        [[ -z ${1:-} || $(stamp_get version) == "$1" ]]
+}
+
+# Fast path: everything already built; no network, no apt.
+if [[ $REFRESH == 0 ]] && outputs_current; then
+    log "up to date (use --refresh to look for a newer kernel)"
+    echo "kernel: $(cat "$OUTDIR/kernel-version")"
+    exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# Host tools.
+# ---------------------------------------------------------------------------
+need_pkgs=()
+need() { command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2"); }
+need cpio cpio
+need xz xz-utils
+need zstd zstd
+need gzip gzip
+need dpkg-deb dpkg
+need apt-get apt
+need od coreutils
+[[ -s $KEYRING_DEFAULT ]] || need_pkgs+=(debian-archive-keyring)
+[[ -d /etc/ssl/certs ]] || need_pkgs+=(ca-certificates)
+if ((${#need_pkgs[@]})); then
+    [[ $(id -u) == 0 ]] || die "missing host packages: ${need_pkgs[*]} (run as root or install them)"
+    log "installing host packages: ${need_pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------------------
+# Mirror: the machine's own Debian archive URI, read at run time.
+# ---------------------------------------------------------------------------
+# Prints "URI<TAB>suite" for every enabled `deb` entry of the machine's sources.
+list_sources() {
+    local f
+    if [[ -f $APT_ETC/sources.list ]]; then
+        # One-line format: deb [options] URI suite component...
+        sed -e 's/#.*//' "$APT_ETC/sources.list" | awk '
+            $1 == "deb" {
+                i = 2
+                if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
+                if (i + 1 <= NF) print $i "\t" $(i + 1)
+            }'
+    fi
+    for f in "$APT_ETC"/sources.list.d/*.list; do
+        [[ -f $f ]] || continue
+        sed -e 's/#.*//' "$f" | awk '
+            $1 == "deb" {
+                i = 2
+                if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
+                if (i + 1 <= NF) print $i "\t" $(i + 1)
+            }'
+    done
+    for f in "$APT_ETC"/sources.list.d/*.sources; do
+        [[ -f $f ]] || continue
+        # deb822: stanzas separated by blank lines; field names are case-insensitive.
+        awk '
+            function flush() {
+                if (types ~ /(^| )deb( |$)/ && enabled !~ /^(no|false|0)$/ && uris != "") {
+                    nu = split(uris, u, " "); ns = split(suites, s, " ")
+                    for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++) print u[a] "\t" s[b]
+                }
+                types = ""; uris = ""; suites = ""; enabled = ""; last = ""
+            }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]/ { if (last == "uris") uris = uris " " $0; else if (last == "suites") suites = suites " " $0; next }
+            {
+                key = tolower($0); sub(/:.*/, "", key)
+                val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+                last = key
+                if (key == "types") types = val
+                else if (key == "uris") uris = val
+                else if (key == "suites") suites = val
+                else if (key == "enabled") enabled = tolower(val)
+            }
+            END { flush() }' "$f"
+    done
+}
+
+find_mirror() {
+    if [[ -n ${RVNEST_DEBIAN_MIRROR:-} ]]; then
+        echo "$RVNEST_DEBIAN_MIRROR"
+        return
+    fi
+    local codename=
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true
+    # The main archive: a plain Debian suite name (not -security/-updates/-backports),
+    # preferring the entry for this machine's own release.
+    list_sources | awk -F'\t' -v cn="$codename" '
+        $1 ~ /^(cdrom|file):/ { next }
+        $2 !~ /^(oldoldstable|oldstable|stable|testing|unstable|sid|experimental|buster|bullseye|bookworm|trixie|forky|duke)$/ { next }
+        { sub(/\/+$/, "", $1) }
+        $2 == cn && best == "" { best = $1 }
+        first == "" { first = $1 }
+        END { if (best != "") print best; else if (first != "") print first }'
+}
+
+MIRROR=$(find_mirror)
+[[ -n $MIRROR ]] || die "no Debian archive found in $APT_ETC/sources.list{,.d/*}; set RVNEST_DEBIAN_MIRROR"
+
+# ---------------------------------------------------------------------------
+# Private apt configuration (riscv64 only, nothing of the host's state).
+# ---------------------------------------------------------------------------
+APTDIR=$CACHE/apt
+mkdir -p "$APTDIR"/{etc/sources.list.d,etc/preferences.d,lists/partial,archives/partial,state}
+touch "$APTDIR/state/status"
+
+write_sources() { # $1 = keyring or "trusted"
+    local opt
+    if [[ $1 == trusted ]]; then opt="trusted=yes"; else opt="signed-by=$1"; fi
+    printf 'deb [arch=riscv64 %s] %s %s main\n' "$opt" "$MIRROR" "$SUITE" >"$APTDIR/etc/sources.list.new"
+    if ! cmp -s "$APTDIR/etc/sources.list.new" "$APTDIR/etc/sources.list"; then
+        mv "$APTDIR/etc/sources.list.new" "$APTDIR/etc/sources.list"
+        return 0
+    fi
+    rm -f "$APTDIR/etc/sources.list.new"
+}
+
+APT_OPTS=(
+    -o "Dir::Etc::SourceList=$APTDIR/etc/sources.list"
+    -o "Dir::Etc::SourceParts=$APTDIR/etc/sources.list.d"
+    -o "Dir::Etc::Preferences=$APTDIR/etc/preferences"
+    -o "Dir::Etc::PreferencesParts=$APTDIR/etc/preferences.d"
+    -o "Dir::State=$APTDIR/state"
+    -o "Dir::State::Lists=$APTDIR/lists"
+    -o "Dir::State::status=$APTDIR/state/status"
+    -o "Dir::Cache=$APTDIR"
+    -o "Dir::Cache::archives=$APTDIR/archives"
+    -o "Dir::Cache::pkgcache=$APTDIR/pkgcache.bin"
+    -o "Dir::Cache::srcpkgcache="
+    -o APT::Architecture=riscv64
+    -o APT::Architectures=riscv64
+    -o Acquire::Languages=none
+    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons-hidpi::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons-large::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons-large-hidpi::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false
+    -o Debug::NoLocking=1
+)
+papt() { apt-get -q "${APT_OPTS[@]}" "$@"; }
+pcache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+
+# Try a keyring: returns 0 if `apt-get update` verified the suite's InRelease with it.
+try_update() {
+    local out
+    write_sources "$1" || true
+    if out=$(papt update 2>&1) && ! grep -qE '^(W|E): .*(NO_PUBKEY|not signed|EXPKEYSIG|invalid|Failed)' <<<"$out"; then
+        return 0
+    fi
+    grep -E '^(W|E):' <<<"$out" | head -n 5 >&2
+    return 1
+}
+
+# A newer debian-archive-keyring from the machine's own (already trusted) sources:
+# stable point releases add the keys of newer releases.
+newer_machine_keyring() {
+    local d=$CACHE/keyring
+    rm -rf "$d" && mkdir -p "$d/dl"
+    [[ $(id -u) != 0 ]] || chown _apt "$d/dl" 2>/dev/null || true
+    (cd "$d/dl" && apt-get -q download debian-archive-keyring >/dev/null 2>&1) || return 1
+    dpkg-deb -x "$d"/dl/debian-archive-keyring_*.deb "$d/root" || return 1
+    [[ -s $d/root/usr/share/keyrings/debian-archive-keyring.gpg ]] || return 1
+    echo "$d/root/usr/share/keyrings/debian-archive-keyring.gpg"
+}
+
+have_lists() { compgen -G "$APTDIR/lists/*_dists_${SUITE}_main_binary-riscv64_Packages*" >/dev/null; }
+
+update_index() {
+    log "reading the $SUITE riscv64 index from $MIRROR"
+    try_update "$KEYRING_DEFAULT" && return 0
+    log "the machine's keyring does not verify $SUITE; trying the newest debian-archive-keyring of this release"
+    local k
+    if k=$(newer_machine_keyring) && try_update "$k"; then return 0; fi
+    if [[ ${RVNEST_APT_TRUSTED:-0} == 1 ]]; then
+        log "WARNING: RVNEST_APT_TRUSTED=1: using the $SUITE index WITHOUT signature verification"
+        try_update trusted && return 0
+    fi
+    die "cannot verify the $SUITE index (set RVNEST_APT_TRUSTED=1 to skip signature checks at your own risk)"
+}
+
+if [[ $REFRESH == 1 ]] || ! have_lists || ! grep -qF " $MIRROR $SUITE " "$APTDIR/etc/sources.list" 2>/dev/null; then
+    update_index
+fi
+
+# ---------------------------------------------------------------------------
+# Which kernel: linux-image-riscv64 -> linux-image-<abi> -> linux-binary/modules-<abi>.
+# ---------------------------------------------------------------------------
+candidate() { pcache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
+has_pkg() { local c; c=$(candidate "$1"); [[ -n $c && $c != "(none)" ]]; }
+
+META_VER=$(candidate linux-image-riscv64)
+[[ -n $META_VER && $META_VER != "(none)" ]] || die "linux-image-riscv64 not found in $SUITE"
+ABI=$(pcache show "linux-image-riscv64=$META_VER" | sed -n 's/^Depends: //p' | head -n1 |
+    tr ',' '\n' | sed -n 's/^ *linux-image-\([^ ]*-riscv64\)\( .*\)\{0,1\}$/\1/p' | head -n1)
+[[ -n $ABI ]] || die "cannot find the kernel ABI in linux-image-riscv64's dependencies"
+log "kernel: linux-image-riscv64 $META_VER -> $ABI"
+if outputs_current "$META_VER" && [[ $(stamp_get busybox) == "$(candidate busybox-static)" ]]; then
+    log "up to date"
+    echo "kernel: $ABI"
+    exit 0
+fi
+
+if has_pkg "linux-binary-$ABI"; then BIN_PKG=linux-binary-$ABI; else BIN_PKG=linux-image-$ABI; fi
+if has_pkg "linux-modules-$ABI"; then MOD_PKG=linux-modules-$ABI; else MOD_PKG=linux-image-$ABI; fi
+PKGS=("$BIN_PKG" "$MOD_PKG" busybox-static)
+mapfile -t PKGS < <(printf '%s\n' "${PKGS[@]}" | awk '!seen[$0]++')
+
+# ---------------------------------------------------------------------------
+# Download (apt-get download; skipped when the .deb of the candidate is cached).
+# ---------------------------------------------------------------------------
+DEBS=$CACHE/debs
+mkdir -p "$DEBS"
+deb_path() { # $1 = package -> cached path of its candidate's .deb
+    local v
+    v=$(candidate "$1")
+    printf '%s/%s_%s_riscv64.deb' "$DEBS" "$1" "${v//:/%3a}"
+}
+to_fetch=()
+for p in "${PKGS[@]}"; do
+    has_pkg "$p" || die "package $p not found in $SUITE"
+    [[ -s $(deb_path "$p") ]] || to_fetch+=("$p")
+done
+if ((${#to_fetch[@]})); then
+    log "downloading ${to_fetch[*]}"
+    stage=$DEBS/.partial
+    rm -rf "$stage" && mkdir -p "$stage"
+    # apt drops privileges to _apt for downloads: let it write the staging dir.
+    [[ $(id -u) != 0 ]] || chown _apt "$stage" 2>/dev/null || true
+    (cd "$stage" && papt download "${to_fetch[@]}" >&2)
+    mv "$stage"/*.deb "$DEBS"/
+    rmdir "$stage"
+fi
+
+# ---------------------------------------------------------------------------
+# Extract.
+# ---------------------------------------------------------------------------
+EXTRACT=$CACHE/extract
+extract_deb() { # $1 = package -> prints the extraction root
+    local deb root
+    deb=$(deb_path "$1")
+    root=$EXTRACT/$(basename "$deb" .deb)
+    if [[ ! -f $root/.done ]]; then
+        rm -rf "$root" && mkdir -p "$root"
+        dpkg-deb -x "$deb" "$root"
+        touch "$root/.done"
+    fi
+    echo "$root"
+}
+BIN_ROOT=$(extract_deb "$BIN_PKG")
+MOD_ROOT=$(extract_deb "$MOD_PKG")
+BB_ROOT=$(extract_deb busybox-static)
+
+VMLINUZ=
+for c in "$BIN_ROOT/usr/lib/modules/$ABI/vmlinuz" "$BIN_ROOT/boot/vmlinuz-$ABI" "$BIN_ROOT/boot/vmlinux-$ABI"; do
+    if [[ -s $c ]]; then
+        VMLINUZ=$c
+        break
+    fi
+done
+[[ -n $VMLINUZ ]] || die "no vmlinuz in $BIN_PKG"
+MODDIR=
+for c in "$MOD_ROOT/usr/lib/modules/$ABI" "$MOD_ROOT/lib/modules/$ABI"; do
+    if [[ -d $c/kernel ]]; then
+        MODDIR=$c
+        break
+    fi
+done
+[[ -n $MODDIR ]] || die "no modules directory in $MOD_PKG"
+BUSYBOX=$BB_ROOT/usr/bin/busybox
+[[ -s $BUSYBOX ]] || BUSYBOX=$BB_ROOT/bin/busybox
+[[ -s $BUSYBOX ]] || die "no busybox in busybox-static"
+
+# ---------------------------------------------------------------------------
+# Image: plain RISC-V Image, gzip, or EFI zboot -> uncompressed Image.
+# ---------------------------------------------------------------------------
+bytes_at() { dd if="$1" bs=1 skip="$2" count="$3" status=none; }
+hex_at() { od -An -v -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'; }
+u32le_at() {
+    local h
+    h=$(hex_at "$1" "$2" 4)
+    echo $((16#${h:6:2}${h:4:2}${h:2:2}${h:0:2}))
+}
+is_riscv_image() { [[ $(hex_at "$1" 48 8) == 5249534356000000 && $(hex_at "$1" 56 4) == 52534305 ]]; }
+
+decompress() { # $1 = type, stdin -> stdout
+    case "$1" in
+    gzip) gzip -dc ;;
+    xz) xz -dc ;;
+    lzma) xz -dc --format=lzma ;;
+    zstd) zstd -dcq ;;
+    bzip2) bzip2 -dc ;;
+    lz4) lz4 -dc ;;
+    lzo) lzop -dc ;;
+    *) die "unsupported kernel compression $1" ;;
+    esac
+}
+
+make_image() { # $1 = vmlinuz, $2 = output Image
+    local in=$1 out=$2 tmp=$2.tmp
+    if is_riscv_image "$in"; then
+        cp "$in" "$tmp"
+    elif [[ $(hex_at "$in" 0 2) == 4d5a && $(bytes_at "$in" 4 4) == zimg ]]; then
+        local off size comp
+        off=$(u32le_at "$in" 8)
+        size=$(u32le_at "$in" 12)
+        comp=$(bytes_at "$in" 24 32 | tr -d '\0')
+        log "EFI zboot image: $comp payload at $off, $size bytes"
+        tail -c +$((off + 1)) "$in" | head -c "$size" | decompress "$comp" >"$tmp"
+    elif [[ $(hex_at "$in" 0 2) == 1f8b ]]; then
+        gzip -dc "$in" >"$tmp"
+    else
+        die "unknown kernel image format: $in"
+    fi
+    is_riscv_image "$tmp" || die "decompressed kernel has no RISC-V Image header"
+    mv "$tmp" "$out"
+}
+
+# ---------------------------------------------------------------------------
+# Modules: kvm + its dependencies (from each module's .modinfo "depends=").
+# ---------------------------------------------------------------------------
+declare -A MOD_INDEX=()
+while IFS= read -r -d '' f; do
+    n=$(basename "$f")
+    n=${n%%.ko*}
+    MOD_INDEX[${n//-/_}]=$f
+done < <(find "$MODDIR/kernel" -name '*.ko*' -print0)
+
+ko_bytes() { # $1 = module file -> uncompressed bytes on stdout
+    case "$1" in
+    *.ko.xz) xz -dc "$1" ;;
+    *.ko.zst) zstd -dcq "$1" ;;
+    *.ko.gz) gzip -dc "$1" ;;
+    *.ko) cat "$1" ;;
+    esac
+}
+mod_depends() { # $1 = module name -> dependency names, one a line
+    ko_bytes "${MOD_INDEX[$1]}" | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' '\n' | sed '/^$/d; s/-/_/g'
+}
+declare -A MOD_SEEN=()
+MOD_ORDER=()
+resolve_mod() { # depth-first: dependencies first
+    local m=${1//-/_} d
+    [[ -n ${MOD_SEEN[$m]:-} ]] && return
+    MOD_SEEN[$m]=1
+    [[ -n ${MOD_INDEX[$m]:-} ]] || die "module $m not found in $MOD_PKG (built in?)"
+    for d in $(mod_depends "$m"); do resolve_mod "$d"; done
+    MOD_ORDER+=("$m")
+}
+resolve_mod kvm
+KVM_CHAIN=("${MOD_ORDER[@]}")
+for m in $EXTRA_MODULES; do
+    if [[ -n ${MOD_INDEX[${m//-/_}]:-} ]]; then resolve_mod "$m"; else log "note: module $m not in $MOD_PKG (built in?), skipped"; fi
+done
+
+# ---------------------------------------------------------------------------
+# initramfs.
+# ---------------------------------------------------------------------------
+build_initramfs() { # $1 = output .cpio.gz
+    local root=$CACHE/initramfs-root m rel
+    rm -rf "$root"
+    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,run,mnt}
+    cp "$BUSYBOX" "$root/bin/busybox"
+    chmod 0755 "$root/bin/busybox"
+    ln -s busybox "$root/bin/sh"
+    if [[ $(id -u) == 0 ]]; then
+        mknod -m 600 "$root/dev/console" c 5 1
+        mknod -m 666 "$root/dev/null" c 1 3
+    fi
+    chmod 1777 "$root/tmp"
+    mkdir -p "$root/lib/modules/$ABI"
+    : >"$root/lib/modules/$ABI/modules.order"
+    for m in "${MOD_ORDER[@]}"; do
+        rel=${MOD_INDEX[$m]#"$MODDIR"/}
+        rel=${rel%.xz}
+        rel=${rel%.zst}
+        rel=${rel%.gz}
+        mkdir -p "$root/lib/modules/$ABI/$(dirname "$rel")"
+        ko_bytes "${MOD_INDEX[$m]}" >"$root/lib/modules/$ABI/$rel"
+        # name<TAB>path: the init's own tiny module index (load order = file order).
+        printf '%s\t/lib/modules/%s/%s\n' "$m" "$ABI" "$rel" >>"$root/lib/modules/$ABI/rvnest.modules"
+        echo "$rel" >>"$root/lib/modules/$ABI/modules.order"
+    done
+    for m in "${MOD_ORDER[@]}"; do
+        printf '%s:' "$m"
+        mod_depends "$m" | tr '\n' ' '
+        echo
+    done >"$root/lib/modules/$ABI/rvnest.deps"
+    echo "${KVM_CHAIN[*]}" >"$root/lib/modules/$ABI/rvnest.kvm-chain"
+    echo "$ABI" >"$root/etc/rvnest-kernel"
+    cp "$SCRIPT_DIR/guest/init" "$root/init"
+    chmod 0755 "$root/init"
+    # Reproducible archive: sorted names, fixed owners and times.
+    find "$root" -exec touch -h -d @0 {} +
+    (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio --quiet -o -H newc --owner=0:0 --reproducible) | gzip -9n >"$1.tmp"
+    mv "$1.tmp" "$1"
+}
+
+log "building $OUTDIR/Image"
+make_image "$VMLINUZ" "$OUTDIR/Image"
+log "building $OUTDIR/initramfs.cpio.gz (modules: ${MOD_ORDER[*]})"
+build_initramfs "$OUTDIR/initramfs.cpio.gz"
+echo "$ABI" >"$OUTDIR/kernel-version"
+
+cat >"$OUTDIR/vm.json" <<EOF
+{
+  "boot-source": {
+    "kernel_image_path": "$OUTDIR/Image",
+    "initrd_path": "$OUTDIR/initramfs.cpio.gz",
+    "boot_args": "console=ttyS0 earlycon=sbi panic=-1"
+  },
+  "machine-config": {
+    "vcpu_count": 1,
+    "mem_size_mib": 512,
+    "backend": "soft"
+  }
+}
+EOF
+
+{
+    echo "format=$ASSET_FORMAT"
+    echo "outdir=$OUTDIR"
+    echo "suite=$SUITE"
+    echo "abi=$ABI"
+    echo "init=$INIT_SHA"
+    echo "version=$META_VER"
+    echo "busybox=$(candidate busybox-static)"
+    echo "modules=${MOD_ORDER[*]}"
+} >"$STAMP"
+
+# Drop cached packages and extractions of other versions.
+keep=()
+for p in "${PKGS[@]}"; do keep+=("$(basename "$(deb_path "$p")" .deb)"); done
+for f in "$DEBS"/*.deb "$EXTRACT"/*; do
+    [[ -e $f ]] || continue
+    b=$(basename "$f" .deb)
+    if ! printf '%s\n' "${keep[@]}" | grep -qxF "$b"; then
+        log "removing stale $f"
+        rm -rf "$f"
+    fi
+done
+rm -f "$APTDIR/srcpkgcache.bin"
+
+log "done: $(du -h "$OUTDIR/Image" | cut -f1) Image, $(du -h "$OUTDIR/initramfs.cpio.gz" | cut -f1) initramfs"
+echo "kernel: $ABI"

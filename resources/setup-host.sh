@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install the Debian host packages the rvnest project needs (build, guest assets,
+# QEMU comparison runs). Idempotent: when everything is already installed it only
+# runs `dpkg -s` and exits, without touching the network.
+#
+# Usage: resources/setup-host.sh [--with-cross]
+#   --with-cross  also install the riscv64 cross toolchain (gcc/binutils/libc)
+set -euo pipefail
+
+PKGS=(
+    ca-certificates   # https mirrors
+    cpio              # initramfs
+    xz-utils          # .ko.xz modules
+    zstd              # zstd-compressed .deb members / EFI zboot payloads
+    gzip
+    binutils          # objcopy/readelf for inspection
+    time              # /usr/bin/time -v for peak RSS in benchmarks
+    qemu-system-misc  # qemu-system-riscv64 (comparison, nested KVM host)
+    opensbi           # firmware for qemu -bios default
+)
+
+if [[ "${1:-}" == "--with-cross" ]]; then
+    PKGS+=(gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "setup-host: all ${#PKGS[@]} packages already installed"
+    exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+
+echo "setup-host: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup-host: done"

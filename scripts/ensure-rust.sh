@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Makes sure a Rust toolchain new enough for edition 2024 is on PATH, with clippy
+# and rustfmt. Sourced by the other scripts.
+set -euo pipefail
+if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+if ! command -v cargo >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && apt-cache show rustup >/dev/null 2>&1; then
+    apt-get install -y rustup >/dev/null
+    rustup default stable
+  else
+    echo "rvnest needs Rust >= 1.85 (edition 2024): install rustup (https://rustup.rs) and re-run." >&2
+    exit 1
+  fi
+fi
+if command -v rustup >/dev/null 2>&1; then
+  for component in clippy rustfmt; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+fi

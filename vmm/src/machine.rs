@@ -1,0 +1,175 @@
+//! The machine shared by the vCPU threads and the event loop: guest memory, the MMIO
+//! bus with its devices, HSM state, the harts' signal handles, and how the VM ends.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use devices::bus::MmioBus;
+use devices::plic::PlicOutput;
+use vmm_sys_util::eventfd::EventFd;
+
+use crate::hypervisor::VcpuSignals;
+use crate::memory::GuestMemory;
+use crate::sbi::{HartStates, SbiHost};
+
+/// How a VM ended, and the process exit code each maps to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The guest powered off (SBI SRST shutdown, no reason): exit code 0.
+    PowerOff,
+    /// The guest shut down reporting a system failure (SRST reason 1): exit code 4.
+    PowerOffFailure,
+    /// The guest asked for a cold or warm reboot; the VM stops: exit code 3.
+    Reboot,
+    /// A fatal host-side error while running: exit code 2.
+    Error(String),
+}
+
+impl ExitStatus {
+    /// The process exit code for this status.
+    pub fn code(&self) -> i32 {
+        match self {
+            ExitStatus::PowerOff => 0,
+            ExitStatus::Error(_) => 2,
+            ExitStatus::Reboot => 3,
+            ExitStatus::PowerOffFailure => 4,
+        }
+    }
+}
+
+/// The harts' external interrupt lines, as the PLIC drives them.
+#[derive(Default)]
+pub struct HartLines(OnceLock<Vec<Arc<dyn VcpuSignals>>>);
+
+impl PlicOutput for HartLines {
+    fn set_external_interrupt(&self, hart: usize, level: bool) {
+        if let Some(line) = self.0.get().and_then(|harts| harts.get(hart)) {
+            line.set_external_interrupt(level);
+        }
+    }
+}
+
+/// Everything the vCPU threads share.
+pub struct Machine {
+    /// Guest RAM.
+    pub memory: Arc<GuestMemory>,
+    /// The device bus.
+    pub bus: MmioBus,
+    /// HSM state of each hart.
+    pub hart_states: HartStates,
+    /// The PLIC's view of the harts, filled once the vCPUs exist.
+    pub hart_lines: Arc<HartLines>,
+    /// Console input for SBI DBCN reads and legacy getchar.
+    pub console_input: Mutex<std::collections::VecDeque<u8>>,
+    exiting: AtomicBool,
+    status: Mutex<Option<ExitStatus>>,
+    exit_event: EventFd,
+}
+
+impl Machine {
+    /// A machine over `memory` and `bus` with `harts` harts, all stopped.
+    pub fn new(
+        memory: Arc<GuestMemory>,
+        bus: MmioBus,
+        hart_lines: Arc<HartLines>,
+        harts: usize,
+    ) -> std::io::Result<Machine> {
+        Ok(Machine {
+            memory,
+            bus,
+            hart_states: HartStates::new(harts),
+            hart_lines,
+            console_input: Mutex::new(Default::default()),
+            exiting: AtomicBool::new(false),
+            status: Mutex::new(None),
+            exit_event: EventFd::new(libc::EFD_NONBLOCK)?,
+        })
+    }
+
+    /// Installs the harts' signal handles (once, after the vCPUs are created).
+    pub fn set_harts(&self, signals: Vec<Arc<dyn VcpuSignals>>) {
+        let _ = self.hart_lines.0.set(signals);
+    }
+
+    fn harts(&self) -> &[Arc<dyn VcpuSignals>] {
+        self.hart_lines.0.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Records why the VM ends (the first reason wins) and wakes the event loop.
+    pub fn request_exit(&self, status: ExitStatus) {
+        let mut slot = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(status);
+        }
+        let _ = self.exit_event.write(1);
+    }
+
+    /// The event the event loop waits on for [`Machine::request_exit`].
+    pub fn exit_event(&self) -> &EventFd {
+        &self.exit_event
+    }
+
+    /// The recorded exit status.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether the VM is shutting down.
+    pub fn is_exiting(&self) -> bool {
+        self.exiting.load(Ordering::SeqCst)
+    }
+
+    /// Makes every vCPU thread leave: stopped harts wake, running ones are kicked.
+    pub fn stop_vcpus(&self) {
+        self.exiting.store(true, Ordering::SeqCst);
+        self.hart_states.close();
+        for hart in self.harts() {
+            hart.kick();
+        }
+    }
+}
+
+impl SbiHost for Machine {
+    fn hart_count(&self) -> usize {
+        self.harts().len()
+    }
+
+    fn hart_signals(&self, id: usize) -> Arc<dyn VcpuSignals> {
+        self.harts()[id].clone()
+    }
+
+    fn hart_states(&self) -> &HartStates {
+        &self.hart_states
+    }
+
+    fn read_guest(&self, gpa: u64, buf: &mut [u8]) -> bool {
+        self.memory.read(gpa, buf)
+    }
+
+    fn write_guest(&self, gpa: u64, data: &[u8]) -> bool {
+        self.memory.write(gpa, data)
+    }
+
+    fn is_ram(&self, gpa: u64, len: u64) -> bool {
+        self.memory.contains(gpa, len)
+    }
+
+    fn console_write(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    }
+
+    fn console_read(&self, buf: &mut [u8]) -> usize {
+        let mut input = self.console_input.lock().unwrap_or_else(|e| e.into_inner());
+        let n = buf.len().min(input.len());
+        for (slot, byte) in buf.iter_mut().zip(input.drain(..n)) {
+            *slot = byte;
+        }
+        n
+    }
+}
