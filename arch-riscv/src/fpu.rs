@@ -706,16 +706,36 @@ mod fast {
     const D_HI: f64 = f64::from_bits((1023 + 1000) << 52);
     const D_LO: f64 = f64::from_bits((1023 - 900) << 52);
 
+    /// Magnitude within [2^-100, 2^120] (false for NaN).
     #[inline]
     fn in_range_s(v: f32) -> bool {
         let m = v.abs();
         (S_LO..=S_HI).contains(&m)
     }
 
+    /// Magnitude within [2^-900, 2^1000] (false for NaN).
     #[inline]
     fn in_range_d(v: f64) -> bool {
         let m = v.abs();
         (D_LO..=D_HI).contains(&m)
+    }
+
+    /// Finite and at most 2^120 in magnitude (false for NaN).
+    #[inline]
+    fn operand_s(v: f32) -> bool {
+        v.abs() <= S_HI
+    }
+
+    /// Finite and at most 2^1000 in magnitude (false for NaN).
+    #[inline]
+    fn operand_d(v: f64) -> bool {
+        v.abs() <= D_HI
+    }
+
+    /// Positive and finite (false for zeros and NaN).
+    #[inline]
+    fn positive_finite(v: f32) -> bool {
+        v > 0.0 && v.is_finite()
     }
 
     #[inline]
@@ -727,7 +747,7 @@ mod fast {
     #[inline]
     pub(super) fn add_s(x: u32, y: u32, rne: bool) -> Option<FpResult> {
         let (x, y) = (f32::from_bits(x), f32::from_bits(y));
-        if !rne || !(x.abs() <= S_HI && y.abs() <= S_HI) {
+        if !rne || !operand_s(x) || !operand_s(y) {
             return None;
         }
         let s = x + y;
@@ -781,7 +801,7 @@ mod fast {
     #[inline]
     pub(super) fn sqrt_s(x: u32, rne: bool) -> Option<FpResult> {
         let x = f32::from_bits(x);
-        if !rne || !(x > 0.0 && x.is_finite()) {
+        if !rne || !positive_finite(x) {
             return None;
         }
         let x = f64::from(x);
@@ -797,7 +817,7 @@ mod fast {
     #[inline]
     pub(super) fn add_d(x: u64, y: u64, rne: bool) -> Option<FpResult> {
         let (x, y) = (f64::from_bits(x), f64::from_bits(y));
-        if !rne || !(x.abs() <= D_HI && y.abs() <= D_HI) {
+        if !rne || !operand_d(x) || !operand_d(y) {
             return None;
         }
         let s = x + y;
@@ -835,7 +855,7 @@ mod fast {
     #[inline]
     pub(super) fn div_d(x: u64, y: u64, rne: bool) -> Option<FpResult> {
         let (x, y) = (f64::from_bits(x), f64::from_bits(y));
-        if !rne || !(in_range_d(x) && in_range_d(y)) {
+        if !rne || !in_range_d(x) || !in_range_d(y) {
             return None;
         }
         let q = x / y;
@@ -852,7 +872,7 @@ mod fast {
     #[inline]
     pub(super) fn sqrt_d(x: u64, rne: bool) -> Option<FpResult> {
         let x = f64::from_bits(x);
-        if !rne || !(x > 0.0 && in_range_d(x)) {
+        if !rne || x < 0.0 || !in_range_d(x) {
             return None;
         }
         let r = x.sqrt();

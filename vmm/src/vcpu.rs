@@ -9,7 +9,9 @@ use crate::sbi::{self, SbiOutcome};
 
 /// Runs vCPU `id` until the VM ends; reports a VM-ending event to the machine.
 pub fn vcpu_thread(id: usize, mut vcpu: Box<dyn Vcpu>, machine: Arc<Machine>) {
-    if let Some(status) = run(id, &mut *vcpu, &machine) {
+    let status = run(id, &mut *vcpu, &machine);
+    tracing::info!(hart = id, counters = ?vcpu.counters(), "vCPU finished");
+    if let Some(status) = status {
         machine.request_exit(status);
     }
 }

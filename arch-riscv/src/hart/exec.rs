@@ -119,17 +119,15 @@ impl Hart {
                 executed += 1;
                 // SAFETY: `page` stays valid until a flush, after which the loop
                 // always refetches; offset < 4096 so the slot index is < 2048.
-                let mut op = unsafe { (*page).ops[(offset >> 1) as usize] };
-                if op.kind == OpKind::Undecoded {
-                    match self.decode_slot(page, offset as usize) {
-                        Ok(decoded) => op = decoded,
-                        Err(trap) => {
-                            self.raise(trap);
-                            continue 'slice;
-                        }
-                    }
-                }
-                match self.step(op) {
+                let slot = unsafe { (*page).ops.as_ptr().add((offset >> 1) as usize) };
+                // SAFETY: as above.
+                let flow = if unsafe { (*slot).kind } != OpKind::Undecoded {
+                    // SAFETY: as above; the copy is read field by field by `step`.
+                    self.step(unsafe { *slot })
+                } else {
+                    self.step_undecoded(page, offset as usize)
+                };
+                match flow {
                     Flow::Next => {}
                     Flow::Refetch => continue 'slice,
                     Flow::EndSlice => break 'slice None,
@@ -139,6 +137,20 @@ impl Hart {
         };
         self.stats.instructions += executed;
         exit
+    }
+
+    /// Decodes the slot at `offset` of `page` and executes it (the cold path of the
+    /// first execution, and of instructions straddling a page boundary).
+    #[cold]
+    #[inline(never)]
+    fn step_undecoded(&mut self, page: *mut CodePage, offset: usize) -> Flow {
+        match self.decode_slot(page, offset) {
+            Ok(op) => self.step(op),
+            Err(trap) => {
+                self.raise(trap);
+                Flow::Refetch
+            }
+        }
     }
 
     /// Handles an access that did not complete.

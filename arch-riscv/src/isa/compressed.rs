@@ -262,3 +262,295 @@ static INDEX: Index<12> = {
     }
     ix
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isa::SINK;
+    use crate::isa::decode::decode;
+    use crate::isa::decode::tests::k;
+    use crate::isa::encode::reg::*;
+    use crate::isa::encode::*;
+    use crate::isa::table::overlapping_pairs;
+    use OpKind::*;
+
+    /// Each C instruction with edge operands: the parcel and the 32-bit word of its
+    /// base equivalent, both assembled by llvm-mc 14, and our encoding of the parcel.
+    #[rustfmt::skip]
+    const KNOWN: &[(u16, u32, u16)] = &[
+    (0x1fe8, 0x3fc10513, c_addi4spn(A0, 1020)), // c.addi4spn a0, sp, 1020 → addi a0, sp, 1020
+    (0x0040, 0x00410413, c_addi4spn(S0, 4)), // c.addi4spn s0, sp, 4 → addi s0, sp, 4
+    (0x3de8, 0x0f85b507, c_fld(10, A1, 248)), // c.fld fa0, 248(a1) → fld fa0, 248(a1)
+    (0x2380, 0x0007b407, c_fld(8, A5, 0)), // c.fld fs0, 0(a5) → fld fs0, 0(a5)
+    (0x5de8, 0x07c5a503, c_lw(A0, A1, 124)), // c.lw a0, 124(a1) → lw a0, 124(a1)
+    (0x405c, 0x00442783, c_lw(A5, S0, 4)), // c.lw a5, 4(s0) → lw a5, 4(s0)
+    (0x7de8, 0x0f85b503, c_ld(A0, A1, 248)), // c.ld a0, 248(a1) → ld a0, 248(a1)
+    (0x6784, 0x0087b483, c_ld(S1, A5, 8)), // c.ld s1, 8(a5) → ld s1, 8(a5)
+    (0xbde8, 0x0ea5bc27, c_fsd(10, A1, 248)), // c.fsd fa0, 248(a1) → fsd fa0, 248(a1)
+    (0xdde8, 0x06a5ae23, c_sw(A0, A1, 124)), // c.sw a0, 124(a1) → sw a0, 124(a1)
+    (0xc03c, 0x04f42023, c_sw(A5, S0, 64)), // c.sw a5, 64(s0) → sw a5, 64(s0)
+    (0xfde8, 0x0ea5bc23, c_sd(A0, A1, 248)), // c.sd a0, 248(a1) → sd a0, 248(a1)
+    (0x0001, 0x00000013, c_nop()), // c.nop → addi zero, zero, 0
+    (0x1501, 0xfe050513, c_addi(A0, -32)), // c.addi a0, -32 → addi a0, a0, -32
+    (0x0ffd, 0x01ff8f93, c_addi(T6, 31)), // c.addi t6, 31 → addi t6, t6, 31
+    (0x257d, 0x01f5051b, c_addiw(A0, 31)), // c.addiw a0, 31 → addiw a0, a0, 31
+    (0x2081, 0x0000809b, c_addiw(RA, 0)), // c.addiw ra, 0 → addiw ra, ra, 0
+    (0x557d, 0xfff00513, c_li(A0, -1)), // c.li a0, -1 → addi a0, zero, -1
+    (0x4501, 0x00000513, c_li(A0, 0)), // c.li a0, 0 → addi a0, zero, 0
+    (0x7101, 0xe0010113, c_addi16sp(-512)), // c.addi16sp sp, -512 → addi sp, sp, -512
+    (0x617d, 0x1f010113, c_addi16sp(496)), // c.addi16sp sp, 496 → addi sp, sp, 496
+    (0x6141, 0x01010113, c_addi16sp(16)), // c.addi16sp sp, 16 → addi sp, sp, 16
+    (0x7501, 0xfffe0537, c_lui(A0, -32)), // c.lui a0, 0xfffe0 → lui a0, 0xfffe0
+    (0x6ffd, 0x0001ffb7, c_lui(T6, 31)), // c.lui t6, 31 → lui t6, 31
+    (0x6085, 0x000010b7, c_lui(RA, 1)), // c.lui ra, 1 → lui ra, 1
+    (0x917d, 0x03f55513, c_srli(A0, 63)), // c.srli a0, 63 → srli a0, a0, 63
+    (0x8005, 0x00145413, c_srli(S0, 1)), // c.srli s0, 1 → srli s0, s0, 1
+    (0x8505, 0x40155513, c_srai(A0, 1)), // c.srai a0, 1 → srai a0, a0, 1
+    (0x9781, 0x4207d793, c_srai(A5, 32)), // c.srai a5, 32 → srai a5, a5, 32
+    (0x9901, 0xfe057513, c_andi(A0, -32)), // c.andi a0, -32 → andi a0, a0, -32
+    (0x88fd, 0x01f4f493, c_andi(S1, 31)), // c.andi s1, 31 → andi s1, s1, 31
+    (0x8d0d, 0x40b50533, c_sub(A0, A1)), // c.sub a0, a1 → sub a0, a0, a1
+    (0x8d2d, 0x00b54533, c_xor(A0, A1)), // c.xor a0, a1 → xor a0, a0, a1
+    (0x8d4d, 0x00b56533, c_or(A0, A1)), // c.or a0, a1 → or a0, a0, a1
+    (0x8d6d, 0x00b57533, c_and(A0, A1)), // c.and a0, a1 → and a0, a0, a1
+    (0x9d0d, 0x40b5053b, c_subw(A0, A1)), // c.subw a0, a1 → subw a0, a0, a1
+    (0x9c3d, 0x00f4043b, c_addw(S0, A5)), // c.addw s0, a5 → addw s0, s0, a5
+    (0xb001, 0x801ff06f, c_j(-2048)), // c.j -2048 → jal zero, -2048
+    (0xaffd, 0x7fe0006f, c_j(2046)), // c.j 2046 → jal zero, 2046
+    (0xa9c9, 0x4d20006f, c_j(1234)), // c.j 1234 → jal zero, 1234
+    (0xd101, 0xf00500e3, c_beqz(A0, -256)), // c.beqz a0, -256 → beq a0, zero, -256
+    (0xccbd, 0x06048f63, c_beqz(S1, 126)), // c.beqz s1, 126 → beq s1, zero, 126
+    (0xed7d, 0x0e051f63, c_bnez(A0, 254)), // c.bnez a0, 254 → bne a0, zero, 254
+    (0xfffd, 0xfe079fe3, c_bnez(A5, -2)), // c.bnez a5, -2 → bne a5, zero, -2
+    (0x157e, 0x03f51513, c_slli(A0, 63)), // c.slli a0, 63 → slli a0, a0, 63
+    (0x0f86, 0x001f9f93, c_slli(T6, 1)), // c.slli t6, 1 → slli t6, t6, 1
+    (0x357e, 0x1f813507, c_fldsp(10, 504)), // c.fldsp fa0, 504(sp) → fld fa0, 504(sp)
+    (0x2002, 0x00013007, c_fldsp(0, 0)), // c.fldsp ft0, 0(sp) → fld ft0, 0(sp)
+    (0x557e, 0x0fc12503, c_lwsp(A0, 252)), // c.lwsp a0, 252(sp) → lw a0, 252(sp)
+    (0x4092, 0x00412083, c_lwsp(RA, 4)), // c.lwsp ra, 4(sp) → lw ra, 4(sp)
+    (0x757e, 0x1f813503, c_ldsp(A0, 504)), // c.ldsp a0, 504(sp) → ld a0, 504(sp)
+    (0x60a2, 0x00813083, c_ldsp(RA, 8)), // c.ldsp ra, 8(sp) → ld ra, 8(sp)
+    (0x8502, 0x00050067, c_jr(A0)), // c.jr a0 → jalr zero, 0(a0)
+    (0x8082, 0x00008067, c_jr(RA)), // c.jr ra → jalr zero, 0(ra)
+    (0x852e, 0x00b00533, c_mv(A0, A1)), // c.mv a0, a1 → add a0, zero, a1
+    (0x9002, 0x00100073, c_ebreak()), // c.ebreak → ebreak
+    (0x9502, 0x000500e7, c_jalr(A0)), // c.jalr a0 → jalr ra, 0(a0)
+    (0x952e, 0x00b50533, c_add(A0, A1)), // c.add a0, a1 → add a0, a0, a1
+    (0x9ffe, 0x01ff8fb3, c_add(T6, T6)), // c.add t6, t6 → add t6, t6, t6
+    (0xbfaa, 0x1ea13c27, c_fsdsp(10, 504)), // c.fsdsp fa0, 504(sp) → fsd fa0, 504(sp)
+    (0xdfaa, 0x0ea12e23, c_swsp(A0, 252)), // c.swsp a0, 252(sp) → sw a0, 252(sp)
+    (0xc206, 0x00112223, c_swsp(RA, 4)), // c.swsp ra, 4(sp) → sw ra, 4(sp)
+    (0xffaa, 0x1ea13c23, c_sdsp(A0, 504)), // c.sdsp a0, 504(sp) → sd a0, 504(sp)
+    (0xe402, 0x00013423, c_sdsp(ZERO, 8)), // c.sdsp zero, 8(sp) → sd zero, 8(sp)
+    ];
+
+    #[test]
+    fn parcels_expand_to_their_base_instruction() {
+        for &(parcel, base, ours) in KNOWN {
+            assert_eq!(ours, parcel, "our encoding of {parcel:#06x}");
+            let want = Op {
+                len: 2,
+                ..decode(base)
+            };
+            assert_ne!(want.kind, Illegal, "{base:#010x}");
+            assert_eq!(decode(parcel.into()), want, "{parcel:#06x} vs {base:#010x}");
+        }
+    }
+
+    #[test]
+    fn reserved_parcels_are_illegal() {
+        let cases: &[(u16, &str)] = &[
+            (0x0000, "all-zero parcel (c.addi4spn with nzuimm 0)"),
+            (0x0004, "c.addi4spn s1, sp, 0"),
+            (0x001c, "c.addi4spn a5, sp, 0"),
+            (0x2005, "c.addiw zero, 1"),
+            (0x6501, "c.lui a0, 0"),
+            (0x6001, "c.lui zero, 0"),
+            (0x6101, "c.addi16sp sp, 0"),
+            (0x4002, "c.lwsp zero, 0(sp)"),
+            (0x5002, "c.lwsp zero, 32(sp)"),
+            (0x6002, "c.ldsp zero, 0(sp)"),
+            (0x7002, "c.ldsp zero, 32(sp)"),
+            (0x8002, "c.jr zero"),
+            (0x8000, "quadrant 0 funct3 4 (Zcb loads/stores)"),
+            (0x9c41, "100 1 11 .. 10 (Zcb c.mul)"),
+            (0x9c61, "100 1 11 .. 11 (Zcb)"),
+            (0x9c65, "100 1 11 .. 11 (Zcb)"),
+        ];
+        for &(parcel, what) in cases {
+            let op = decode(parcel.into());
+            assert_eq!(op, k(Illegal).imm(parcel.into()).c().0, "{what}");
+            assert_eq!(mnemonic16(parcel), None, "{what}");
+        }
+    }
+
+    #[test]
+    fn hints_decode_as_harmless_base_instructions() {
+        let cases: &[(u16, Op)] = &[
+            (0x0005, k(Addi).rd(SINK).imm(1).c().0),     // c.nop 1
+            (0x1005, k(Addi).rd(SINK).imm(-31).c().0),   // c.nop -31
+            (0x0501, k(Addi).rd(10).rs1(10).c().0),      // c.addi a0, 0
+            (0x4015, k(Addi).rd(SINK).imm(5).c().0),     // c.li zero, 5
+            (0x6005, k(Lui).rd(SINK).imm(0x1000).c().0), // c.lui zero, 1
+            (0x802e, k(Add).rd(SINK).rs2(11).c().0),     // c.mv zero, a1
+            (0x902e, k(Add).rd(SINK).rs2(11).c().0),     // c.add zero, a1
+            (0x0006, k(Slli).rd(SINK).imm(1).c().0),     // c.slli zero, 1
+            (0x0502, k(Slli).rd(10).rs1(10).c().0),      // c.slli64 a0
+            (0x0082, k(Slli).rd(1).rs1(1).c().0),        // c.slli64 ra
+            (0x8001, k(Srli).rd(8).rs1(8).c().0),        // c.srli64 s0
+            (0x8401, k(Srai).rd(8).rs1(8).c().0),        // c.srai64 s0
+        ];
+        for &(parcel, want) in cases {
+            assert_eq!(decode(parcel.into()), want, "{parcel:#06x}");
+        }
+    }
+
+    #[test]
+    fn table_overlaps_only_where_listed() {
+        // Each pair is (earlier line, later line); the earlier one wins.
+        let intended = vec![
+            ("c.addi4spn nzuimm=0", "c.addi4spn"),
+            ("c.addiw rd=0", "c.addiw"),
+            ("c.lui nzimm=0", "c.addi16sp"),
+            ("c.lui nzimm=0", "c.lui"),
+            ("c.addi16sp", "c.lui"),
+            ("c.lwsp rd=0", "c.lwsp"),
+            ("c.ldsp rd=0", "c.ldsp"),
+            ("c.jr rs1=0", "c.jr"),
+            ("c.jr rs1=0", "c.mv"),
+            ("c.jr", "c.mv"),
+            ("c.ebreak", "c.jalr"),
+            ("c.ebreak", "c.add"),
+            ("c.jalr", "c.add"),
+        ];
+        let lines: Vec<_> = TABLE.iter().map(|e| (e.name, e.pattern)).collect();
+        assert_eq!(overlapping_pairs(&lines), intended);
+    }
+
+    #[test]
+    fn table_lines_fix_quadrant_and_funct3() {
+        for e in TABLE {
+            let p = e.pattern;
+            assert_eq!(p.mask & 0xe003, 0xe003, "{}", e.name);
+            assert!(p.mask < 0x1_0000 && p.value & !p.mask == 0, "{}", e.name);
+            assert_ne!(p.value & 3, 3, "{}", e.name);
+        }
+    }
+
+    #[test]
+    fn every_parcel_decodes() {
+        let mut legal = 0;
+        for c in 0..=u16::MAX {
+            if c & 3 == 3 {
+                continue;
+            }
+            let op = decode(c.into());
+            assert_eq!(op.len, 2, "{c:#06x}");
+            // The high half of the word is ignored.
+            assert_eq!(decode(u32::from(c) | 0xdead_0000), op, "{c:#06x}");
+            if op.kind == Illegal {
+                assert_eq!(op.imm, i32::from(c), "{c:#06x}");
+                assert_eq!(mnemonic16(c), None);
+            } else {
+                legal += 1;
+                assert!(mnemonic16(c).is_some_and(|m| m.starts_with("c.")));
+            }
+        }
+        // 49152 parcels, of which these decode; LLVM's disassembler agrees on each
+        // one's operands (it also accepts the reserved c.lui rd, 0).
+        assert_eq!(legal, 46_743);
+    }
+
+    #[test]
+    fn compressed_encoders_round_trip() {
+        // Each compressed encoder against the 32-bit encoder of its expansion.
+        let full = [0u8, 1, 2, 10, 31];
+        let primed = [8u8, 9, 12, 15];
+        let c = |parcel: u16, base: u32| {
+            let want = Op {
+                len: 2,
+                ..decode(base)
+            };
+            assert_eq!(decode(parcel.into()), want, "{parcel:#06x}");
+        };
+        for rd in primed {
+            for rs in primed {
+                for u in [0, 8, 64, 128, 248] {
+                    c(c_fld(rd, rs, u), fld(rd, rs, u as i32));
+                    c(c_ld(rd, rs, u), ld(rd, rs, u as i32));
+                    c(c_fsd(rd, rs, u), fsd(rd, rs, u as i32));
+                    c(c_sd(rd, rs, u), sd(rd, rs, u as i32));
+                }
+                for u in [0, 4, 60, 64, 124] {
+                    c(c_lw(rd, rs, u), lw(rd, rs, u as i32));
+                    c(c_sw(rd, rs, u), sw(rd, rs, u as i32));
+                }
+                c(c_sub(rd, rs), sub(rd, rd, rs));
+                c(c_xor(rd, rs), xor(rd, rd, rs));
+                c(c_or(rd, rs), or(rd, rd, rs));
+                c(c_and(rd, rs), and(rd, rd, rs));
+                c(c_subw(rd, rs), subw(rd, rd, rs));
+                c(c_addw(rd, rs), addw(rd, rd, rs));
+            }
+            for u in [4, 8, 16, 512, 1020] {
+                c(c_addi4spn(rd, u), addi(rd, SP, u as i32));
+            }
+            for s in [0, 1, 31, 32, 63] {
+                c(c_srli(rd, s), srli(rd, rd, s));
+                c(c_srai(rd, s), srai(rd, rd, s));
+            }
+            for i in [-32, -1, 0, 1, 31] {
+                c(c_andi(rd, i), andi(rd, rd, i));
+            }
+            for off in [-256, -2, 0, 2, 128, 254] {
+                c(c_beqz(rd, off), beq(rd, ZERO, off));
+                c(c_bnez(rd, off), bne(rd, ZERO, off));
+            }
+        }
+        for rd in full {
+            for i in [-32, -1, 0, 1, 31] {
+                c(c_addi(rd, i), addi(rd, rd, i));
+                c(c_li(rd, i), addi(rd, ZERO, i));
+                if rd != 0 {
+                    c(c_addiw(rd, i), addiw(rd, rd, i));
+                }
+                if rd != 2 && i != 0 {
+                    c(c_lui(rd, i), lui(rd, i));
+                }
+            }
+            for s in [0, 1, 31, 32, 63] {
+                c(c_slli(rd, s), slli(rd, rd, s));
+            }
+            for u in [0, 8, 256, 504] {
+                c(c_fldsp(rd, u), fld(rd, SP, u as i32));
+                c(c_fsdsp(rd, u), fsd(rd, SP, u as i32));
+                c(c_sdsp(rd, u), sd(rd, SP, u as i32));
+                if rd != 0 {
+                    c(c_ldsp(rd, u), ld(rd, SP, u as i32));
+                }
+            }
+            for u in [0, 4, 128, 252] {
+                c(c_swsp(rd, u), sw(rd, SP, u as i32));
+                if rd != 0 {
+                    c(c_lwsp(rd, u), lw(rd, SP, u as i32));
+                }
+            }
+            for rs2 in full.into_iter().filter(|&r| r != 0) {
+                c(c_mv(rd, rs2), add(rd, ZERO, rs2));
+                c(c_add(rd, rs2), add(rd, rd, rs2));
+            }
+            if rd != 0 {
+                c(c_jr(rd), jalr(ZERO, rd, 0));
+                c(c_jalr(rd), jalr(RA, rd, 0));
+            }
+        }
+        for i in [-512, -16, 16, 256, 496] {
+            c(c_addi16sp(i), addi(SP, SP, i));
+        }
+        for off in [-2048, -1024, -2, 0, 2, 1024, 2046] {
+            c(c_j(off), jal(ZERO, off));
+        }
+        c(c_nop(), nop());
+        c(c_ebreak(), ebreak());
+    }
+}

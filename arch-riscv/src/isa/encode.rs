@@ -815,3 +815,61 @@ impl Assembler {
         self.emit(csrc(csr, rs1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // Encodings themselves are checked against llvm-mc in `decode::tests::KNOWN` and
+    // `compressed::tests::KNOWN`; these check the operand validation.
+    use super::reg::*;
+    use super::*;
+
+    #[test]
+    fn fields_take_their_extreme_values() {
+        assert_eq!(addi(T6, T6, -2048), 0x800f_8f93); // addi t6, t6, -2048
+        assert_eq!(beq(ZERO, ZERO, -4096), 0x8000_0063); // beq zero, zero, -4096
+        assert_eq!(jal(ZERO, -0x10_0000), 0x8000_006f); // jal zero, -1048576
+        assert_eq!(lui(ZERO, -1), lui(ZERO, 0xf_ffff));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "immediate out of range")]
+    fn twelve_bit_immediates_are_checked() {
+        addi(A0, A0, 2048);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "must be even")]
+    fn odd_branch_offsets_are_rejected() {
+        bne(A0, A1, 3);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "below 32")]
+    fn register_numbers_are_checked() {
+        add(32, A0, A1);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "shift amount")]
+    fn word_shift_amounts_are_checked() {
+        slliw(A0, A0, 32);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "x8..x15")]
+    fn compressed_registers_are_checked() {
+        c_lw(A6, A0, 0);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "nonzero")]
+    fn reserved_compressed_immediates_are_rejected() {
+        c_addi4spn(A0, 0);
+    }
+}

@@ -8,7 +8,9 @@
 /// Index of the scratch register that receives writes aimed at `x0`.
 pub const SINK: u8 = 32;
 
-/// One decoded instruction, 12 bytes.
+/// One decoded instruction: 16 bytes, 8-byte aligned, so the interpreter moves it
+/// as two aligned words (a 12-byte copy split into overlapping stores stalls
+/// store-to-load forwarding on every instruction).
 ///
 /// Field use by operation family:
 /// - integer R/I/S/B/U/J forms: `rd`, `rs1`, `rs2`, `imm` (sign-extended immediate;
@@ -23,7 +25,7 @@ pub const SINK: u8 = 32;
 /// - `SfenceVma`, `HfenceVvma`, `HfenceGvma`: `rs1` address, `rs2` ASID/VMID register.
 /// - `Fence`: `imm` holds the pred/succ/fm bits (bits 31:20 of the instruction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C)]
+#[repr(C, align(8))]
 pub struct Op {
     /// What to do.
     pub kind: OpKind,

@@ -87,7 +87,7 @@ impl Assembler {
     /// of two). Zero bytes are an illegal instruction if executed.
     pub fn align(&mut self, align: u64) -> &mut Self {
         assert!(align.is_power_of_two(), "alignment must be a power of two");
-        while self.pc() % align != 0 {
+        while self.pc() & (align - 1) != 0 {
             self.code.push(0);
         }
         self
@@ -247,5 +247,199 @@ pub(crate) fn li_sequence(rd: u8, v: i64, out: &mut Vec<u32>) {
     out.push(slli(rd, rd, 12 + shift));
     if lo != 0 {
         out.push(addi(rd, rd, lo as i32));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isa::decode::tests::XorShift;
+    use crate::isa::encode::reg::*;
+    use crate::isa::{Op, OpKind, SINK, decode};
+
+    /// The program's instructions, decoded, with their addresses.
+    fn decoded(a: &Assembler) -> Vec<(u64, Op)> {
+        let bytes = a.bytes();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let lo = u16::from_le_bytes([bytes[at], bytes[at + 1]]) as u32;
+            let word = if lo & 3 == 3 {
+                lo | (u16::from_le_bytes([bytes[at + 2], bytes[at + 3]]) as u32) << 16
+            } else {
+                lo
+            };
+            let op = decode(word);
+            out.push((a.base() + at as u64, op));
+            at += op.len as usize;
+        }
+        out
+    }
+
+    /// Runs straight-line integer code (what `li` and `la` emit) and returns the
+    /// registers.
+    fn run(a: &Assembler) -> [u64; 33] {
+        let mut x = [0u64; 33];
+        for (pc, op) in decoded(a) {
+            let (rs1, imm) = (x[op.rs1 as usize], op.imm as i64);
+            x[op.rd as usize] = match op.kind {
+                OpKind::Lui => imm as u64,
+                OpKind::Auipc => pc.wrapping_add(imm as u64),
+                OpKind::Addi => rs1.wrapping_add(imm as u64),
+                OpKind::Addiw => rs1.wrapping_add(imm as u64) as i32 as i64 as u64,
+                OpKind::Slli => rs1 << imm,
+                other => panic!("unexpected {other:?}"),
+            };
+            x[SINK as usize] = 0;
+        }
+        x
+    }
+
+    #[test]
+    fn li_loads_any_value() {
+        let mut values = vec![
+            0,
+            1,
+            u64::MAX,
+            2047,
+            2048,
+            (-2048i64) as u64,
+            (-2049i64) as u64,
+            0x7fff_f7ff,
+            0x7fff_f800,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            0xffff_ffff_8000_0000,
+            0xffff_ffff_7fff_ffff,
+            0x8000_0000_0000_0000,
+            0x7fff_ffff_ffff_ffff,
+            0x8000_0000_0000_0800,
+            0x1234_5678_9abc_def0,
+            0xdead_beef,
+            0x8000_0000_0000_1000,
+        ];
+        for s in 0..64 {
+            values.extend([1u64 << s, (1u64 << s) - 1, (1u64 << s).wrapping_neg()]);
+        }
+        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+        for _ in 0..20_000 {
+            let r = rng.next();
+            // Vary the magnitude so short sequences get exercised too.
+            values.push(r >> (r % 64));
+            values.push(((r >> (r % 64)) as i64).wrapping_neg() as u64);
+        }
+        for v in values {
+            let mut a = Assembler::new(0x8000_0000);
+            a.li(A0, v);
+            let len = a.bytes().len() / 4;
+            assert!((1..=8).contains(&len), "li {v:#x} took {len} instructions");
+            assert_eq!(run(&a)[A0 as usize], v, "li {v:#x}");
+        }
+    }
+
+    #[test]
+    fn li_uses_one_instruction_for_12_bit_values() {
+        let mut a = Assembler::new(0);
+        a.li(A0, (-5i64) as u64);
+        assert_eq!(a.bytes(), super::super::addi(A0, ZERO, -5).to_le_bytes());
+    }
+
+    #[test]
+    fn labels_resolve_forward_and_backward() {
+        let mut a = Assembler::new(0x8020_0000);
+        let top = a.here(); // 0x8020_0000
+        let fwd = a.label();
+        a.bne_to(A0, A1, fwd); // +0: forward, patched later
+        a.addi(A0, A0, 1); // +4
+        a.beq_to(A0, ZERO, top); // +8: backward
+        a.jal_to(RA, fwd); // +12: forward
+        a.j_to(top); // +16: backward
+        a.bind(fwd); // +20
+        a.nop();
+        assert_eq!(a.address(fwd), Some(0x8020_0014));
+        let ops: Vec<_> = decoded(&a).into_iter().map(|(_, op)| op).collect();
+        assert_eq!(
+            (ops[0].kind, ops[0].rs1, ops[0].rs2, ops[0].imm),
+            (OpKind::Bne, A0, A1, 20)
+        );
+        assert_eq!((ops[2].kind, ops[2].imm), (OpKind::Beq, -8));
+        assert_eq!((ops[3].kind, ops[3].rd, ops[3].imm), (OpKind::Jal, RA, 8));
+        assert_eq!(
+            (ops[4].kind, ops[4].rd, ops[4].imm),
+            (OpKind::Jal, SINK, -16)
+        );
+    }
+
+    #[test]
+    fn compressed_branches_resolve() {
+        let mut a = Assembler::new(0x1000);
+        let top = a.here();
+        let end = a.label();
+        a.c_beqz_to(A0, end); // +0
+        a.c_addi(A0, -1); // +2
+        a.c_bnez_to(A0, top); // +4
+        a.c_j_to(end); // +6
+        a.c_j_to(top); // +8
+        a.bind(end); // +10
+        let ops: Vec<_> = decoded(&a).into_iter().map(|(_, op)| op).collect();
+        assert_eq!((ops[0].kind, ops[0].imm, ops[0].len), (OpKind::Beq, 10, 2));
+        assert_eq!((ops[2].kind, ops[2].imm), (OpKind::Bne, -4));
+        assert_eq!((ops[3].kind, ops[3].imm), (OpKind::Jal, 4));
+        assert_eq!((ops[4].kind, ops[4].imm), (OpKind::Jal, -8));
+    }
+
+    #[test]
+    fn la_loads_label_addresses() {
+        for base in [0u64, 0x8000_0000, 0xffff_ffff_8000_0000] {
+            let mut a = Assembler::new(base);
+            let back = a.here();
+            let data = a.label();
+            a.la(A0, data);
+            a.la(A1, back);
+            a.data(&[0; 0x1800]);
+            a.bind(data);
+            let x = run(&Assembler {
+                code: a.bytes()[..16].to_vec(),
+                ..Assembler::new(base)
+            });
+            assert_eq!(x[A0 as usize], base + 16 + 0x1800);
+            assert_eq!(x[A1 as usize], base);
+        }
+    }
+
+    #[test]
+    fn align_pads_with_zero_bytes() {
+        let mut a = Assembler::new(0x100);
+        a.c_nop().align(8);
+        assert_eq!(a.pc(), 0x108);
+        assert_eq!(a.bytes(), [1, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "never bound")]
+    fn unbound_label_is_an_error() {
+        let mut a = Assembler::new(0);
+        let l = a.label();
+        a.j_to(l);
+        a.bytes();
+    }
+
+    #[test]
+    #[should_panic(expected = "bound twice")]
+    fn label_bound_twice_is_an_error() {
+        let mut a = Assembler::new(0);
+        let l = a.here();
+        a.bind(l);
+    }
+
+    #[test]
+    #[should_panic(expected = "out of reach")]
+    fn branch_out_of_reach_is_an_error() {
+        let mut a = Assembler::new(0);
+        let l = a.label();
+        a.beq_to(A0, A1, l);
+        a.data(&[0; 4096]);
+        a.bind(l);
     }
 }

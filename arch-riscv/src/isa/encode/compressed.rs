@@ -23,10 +23,10 @@ const fn p(n: u8) -> u16 {
     n.wrapping_sub(8) as u16 & 7
 }
 
-/// `uimm`, checked to be a multiple of `align` below `limit`.
+/// `uimm`, checked to be a multiple of `align` (a power of two) below `limit`.
 const fn uimm(v: u32, align: u32, limit: u32) -> u16 {
     debug_assert!(
-        v % align == 0 && v < limit,
+        v & (align - 1) == 0 && v < limit,
         "offset misaligned or out of range"
     );
     v as u16
