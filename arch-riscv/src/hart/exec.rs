@@ -122,8 +122,9 @@ impl Hart {
                 let slot = unsafe { (*page).ops.as_ptr().add((offset >> 1) as usize) };
                 // SAFETY: as above.
                 let flow = if unsafe { (*slot).kind } != OpKind::Undecoded {
-                    // SAFETY: as above; the copy is read field by field by `step`.
-                    self.step(unsafe { *slot })
+                    // SAFETY: as above. `step` reads the fields straight from the slot
+                    // and never after an operation that flushes the decode cache.
+                    self.step(unsafe { &*slot })
                 } else {
                     self.step_undecoded(page, offset as usize)
                 };
@@ -145,7 +146,7 @@ impl Hart {
     #[inline(never)]
     fn step_undecoded(&mut self, page: *mut CodePage, offset: usize) -> Flow {
         match self.decode_slot(page, offset) {
-            Ok(op) => self.step(op),
+            Ok(op) => self.step(&op),
             Err(trap) => {
                 self.raise(trap);
                 Flow::Refetch
@@ -155,7 +156,8 @@ impl Hart {
 
     /// Handles an access that did not complete.
     #[cold]
-    fn stopped(&mut self, stop: Stop, op: Op) -> Flow {
+    fn stopped(&mut self, stop: Stop, op: &Op) -> Flow {
+        let op = *op;
         match stop {
             Stop::Trap(trap) => {
                 self.raise(trap);
@@ -174,8 +176,8 @@ impl Hart {
 
     /// Raises an illegal-instruction exception for `op`.
     #[cold]
-    fn illegal(&mut self, op: Op) -> Flow {
-        let bits = self.instruction_bits(op);
+    fn illegal(&mut self, op: &Op) -> Flow {
+        let bits = self.instruction_bits(*op);
         self.raise(Trap::illegal(bits));
         Flow::Refetch
     }
@@ -207,7 +209,7 @@ impl Hart {
 
     /// Executes one operation.
     #[inline(always)]
-    fn step(&mut self, op: Op) -> Flow {
+    fn step(&mut self, op: &Op) -> Flow {
         use OpKind::*;
         macro_rules! x {
             ($r:expr) => {
@@ -238,7 +240,7 @@ impl Hart {
                 let addr = x!(op.rs1).wrapping_add(imm);
                 match self.load(addr, $size) {
                     Ok(raw) => {
-                        self.finish_load(op, raw);
+                        self.finish_load(*op, raw);
                         self.pc = next_pc;
                         Flow::Next
                     }
@@ -366,7 +368,7 @@ impl Hart {
                 Err(trap) => self.stopped(Stop::Trap(trap), op),
             },
 
-            Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => match self.execute_csr(op) {
+            Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => match self.execute_csr(*op) {
                 Ok(wrote) => {
                     self.pc = next_pc;
                     if wrote { Flow::EndSlice } else { Flow::Next }
@@ -433,12 +435,12 @@ impl Hart {
 
     /// `Some(illegal)` when FP instructions are disabled (sstatus.FS = Off).
     #[inline(always)]
-    fn fp_guard(&mut self, op: Op) -> Option<Flow> {
+    fn fp_guard(&mut self, op: &Op) -> Option<Flow> {
         (self.csr.sstatus & status::FS == 0).then(|| self.illegal(op))
     }
 
     /// Executes a computational F/D operation.
-    fn execute_fp(&mut self, op: Op) -> Flow {
+    fn execute_fp(&mut self, op: &Op) -> Flow {
         if let Some(flow) = self.fp_guard(op) {
             return flow;
         }
