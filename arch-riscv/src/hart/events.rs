@@ -25,7 +25,7 @@ impl Hart {
                     self.signals.ack_flushes();
                 }
                 if events & event::FENCE_I != 0 {
-                    self.icache.flush_all();
+                    self.icache.fence();
                 }
                 if events & event::KICK != 0 {
                     return Some(Exit::Kicked);

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{Ordering, compiler_fence, fence};
 
-use super::icache::CodePage;
+use super::icache::{CodePage, DecodeCache};
 use super::memory::Stop;
 use super::trap::{Access, Cause, Trap};
 use super::{Exit, Hart, PendingLoad, Privilege, SbiCall};
@@ -68,21 +68,17 @@ impl Hart {
     fn decode_slot(&mut self, page: *mut CodePage, offset: usize) -> Result<Op, Trap> {
         self.stats.decodes += 1;
         // SAFETY: `page` came from the decode cache and no flush happened since.
-        let host = unsafe { (*page).host };
+        let page = unsafe { &mut *page };
+        let host = page.host;
         // SAFETY: offset < 4096 and the page is RAM.
         let low = unsafe { super::ram::load((host + offset) as *mut u8, 2) } as u32;
-        if low & 3 != 3 {
-            let op = decode(low);
-            // SAFETY: as above; slot index < 2048.
-            unsafe { (*page).ops[offset >> 1] = op };
-            return Ok(op);
-        }
-        if offset <= 0x1000 - 4 {
-            // SAFETY: the four bytes lie inside the page.
-            let bits = unsafe { super::ram::load((host + offset) as *mut u8, 4) } as u32;
+        let len = if low & 3 != 3 { 2 } else { 4 };
+        if offset + len <= 0x1000 {
+            DecodeCache::check_slot_bytes(page, offset, len);
+            // SAFETY: the `len` bytes lie inside the page.
+            let bits = unsafe { super::ram::load((host + offset) as *mut u8, len as u64) } as u32;
             let op = decode(bits);
-            // SAFETY: as above.
-            unsafe { (*page).ops[offset >> 1] = op };
+            page.ops[offset >> 1] = op;
             return Ok(op);
         }
         // A 32-bit instruction straddling two pages: fetch the upper half through
@@ -356,7 +352,7 @@ impl Hart {
                 Flow::Next
             }
             FenceI => {
-                self.icache.flush_all();
+                self.icache.fence();
                 self.pc = next_pc;
                 Flow::Refetch
             }

@@ -2,16 +2,28 @@
 //! TLB from virtual pages to those decoded pages.
 //!
 //! Keyed by physical address, so every address space that maps a code page shares
-//! its decoded form. Coherence follows the architecture: FENCE.I (and the SBI remote
-//! fence.i that stands for it) drops everything, as does a write by the VMM.
+//! its decoded form. Coherence follows the architecture: after FENCE.I (or the SBI
+//! remote fence.i that stands for it) a hart must see code written before it. A
+//! fence does not drop decoded pages; it starts a new *generation*, and a page from
+//! an older generation is checked against a snapshot of the bytes its instructions
+//! were decoded from the next time the fetch TLB maps it. Unchanged pages (nearly
+//! all: Linux fences after every new executable mapping) keep their decoded ops.
+//!
+//! Invariant: every decoded slot of a page was decoded from the bytes in the page's
+//! snapshot ([`DecodeCache::check_slot_bytes`] keeps it when memory changes under a
+//! page without a fence).
 
 use std::collections::HashMap;
 
+use super::ram;
 use super::tlb::{MMU_INDICES, TLB_ENTRIES, slot};
 use crate::isa::Op;
 
 /// Instruction slots per page: one per 16-bit parcel.
 pub const SLOTS: usize = 2048;
+
+/// Decoded pages one hart keeps before it starts over (bounds memory: ~36 KiB each).
+const MAX_PAGES: usize = 4096;
 
 /// The decoded instructions of one 4 KiB guest-physical page, filled lazily.
 pub struct CodePage {
@@ -19,6 +31,47 @@ pub struct CodePage {
     pub ops: [Op; SLOTS],
     /// Host address of the page's first byte.
     pub host: usize,
+    /// The page's bytes when its decoded slots were decoded.
+    snapshot: [u8; 4096],
+    /// The cache generation this page was last validated in.
+    generation: u64,
+}
+
+impl CodePage {
+    fn new(host: usize, generation: u64) -> Box<CodePage> {
+        let mut page = Box::new(CodePage {
+            ops: [Op::UNDECODED; SLOTS],
+            host,
+            snapshot: [0; 4096],
+            generation,
+        });
+        page.take_snapshot();
+        page
+    }
+
+    /// Copies the page's current bytes into the snapshot.
+    fn take_snapshot(&mut self) {
+        for (i, chunk) in self.snapshot.chunks_exact_mut(8).enumerate() {
+            // SAFETY: `host` is the start of a 4 KiB page of guest RAM; i * 8 < 4096.
+            let word = unsafe { ram::load((self.host + i * 8) as *mut u8, 8) };
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+    }
+
+    /// Whether guest memory still holds the snapshot's bytes.
+    fn unchanged(&self) -> bool {
+        self.snapshot.chunks_exact(8).enumerate().all(|(i, chunk)| {
+            // SAFETY: as in take_snapshot.
+            let word = unsafe { ram::load((self.host + i * 8) as *mut u8, 8) };
+            chunk == word.to_le_bytes()
+        })
+    }
+
+    /// Forgets every decoded slot and snapshots the current bytes.
+    fn reset(&mut self) {
+        self.ops.fill(Op::UNDECODED);
+        self.take_snapshot();
+    }
 }
 
 /// A fetch translation: virtual page to its decoded page.
@@ -40,6 +93,7 @@ const EMPTY: FetchEntry = FetchEntry {
 pub struct DecodeCache {
     pages: HashMap<u64, Box<CodePage>>,
     fetch: Box<[[FetchEntry; TLB_ENTRIES]; MMU_INDICES]>,
+    generation: u64,
 }
 
 // SAFETY: the raw pointers in `fetch` point only into boxes owned by `pages`, and both
@@ -51,6 +105,7 @@ impl Default for DecodeCache {
         DecodeCache {
             pages: HashMap::new(),
             fetch: Box::new([[EMPTY; TLB_ENTRIES]; MMU_INDICES]),
+            generation: 0,
         }
     }
 }
@@ -58,7 +113,7 @@ impl Default for DecodeCache {
 impl DecodeCache {
     /// The decoded page holding virtual `pc`, if its translation is cached.
     ///
-    /// The pointer stays valid until the next call of a `flush_*` method.
+    /// The pointer stays valid until the next `fill` or `flush_*` call.
     #[inline(always)]
     pub fn lookup(&self, mmu_index: usize, pc: u64) -> Option<*mut CodePage> {
         let entry = self.fetch[mmu_index][slot(pc)];
@@ -66,7 +121,8 @@ impl DecodeCache {
     }
 
     /// Caches that virtual `pc` lies in guest-physical page `paddr`, mapped at host
-    /// address `host_page`, and returns its decoded page.
+    /// address `host_page`, and returns its decoded page, revalidated if a fence
+    /// happened since it was last used.
     pub fn fill(
         &mut self,
         mmu_index: usize,
@@ -74,18 +130,38 @@ impl DecodeCache {
         paddr: u64,
         host_page: usize,
     ) -> *mut CodePage {
-        let page = self.pages.entry(paddr >> 12).or_insert_with(|| {
-            Box::new(CodePage {
-                ops: [Op::UNDECODED; SLOTS],
-                host: host_page,
-            })
-        });
+        if self.pages.len() >= MAX_PAGES && !self.pages.contains_key(&(paddr >> 12)) {
+            self.drop_all();
+        }
+        let generation = self.generation;
+        let page = self
+            .pages
+            .entry(paddr >> 12)
+            .or_insert_with(|| CodePage::new(host_page, generation));
+        if page.generation != generation {
+            if !page.unchanged() {
+                page.reset();
+            }
+            page.generation = generation;
+        }
         let page: *mut CodePage = &mut **page;
         self.fetch[mmu_index][slot(pc)] = FetchEntry {
             tag: pc & !0xFFF,
             page,
         };
         page
+    }
+
+    /// Keeps the invariant before a slot is decoded from `bits` at `offset`: if
+    /// memory no longer matches the snapshot there, the page starts over.
+    pub fn check_slot_bytes(page: &mut CodePage, offset: usize, len: usize) {
+        // SAFETY: offset + len <= 4096 (callers decode within the page).
+        let now = unsafe { ram::load((page.host + offset) as *mut u8, len as u64) };
+        let mut then = [0u8; 8];
+        then[..len].copy_from_slice(&page.snapshot[offset..offset + len]);
+        if now != u64::from_le_bytes(then) {
+            page.reset();
+        }
     }
 
     /// Drops the fetch translations (after SFENCE.VMA or a satp change).
@@ -105,8 +181,15 @@ impl DecodeCache {
         }
     }
 
-    /// Drops everything decoded (FENCE.I).
-    pub fn flush_all(&mut self) {
+    /// FENCE.I: code written before now must be seen. Decoded pages are checked
+    /// against memory before their next use.
+    pub fn fence(&mut self) {
+        self.generation += 1;
+        self.flush_translations();
+    }
+
+    /// Forgets every decoded page (the VMM rewrote guest memory, or the cache is full).
+    pub fn drop_all(&mut self) {
         self.flush_translations();
         self.pages.clear();
     }

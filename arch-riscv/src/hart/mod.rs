@@ -289,15 +289,16 @@ impl Hart {
     /// Reads the `time` CSR: ticks of the timebase since the VM's epoch.
     #[inline]
     pub fn time(&self) -> u64 {
-        let nanos = self.epoch.elapsed().as_nanos();
-        (nanos * crate::layout::TIMEBASE_FREQUENCY as u128 / 1_000_000_000) as u64
+        const HZ: u64 = crate::layout::TIMEBASE_FREQUENCY;
+        let elapsed = self.epoch.elapsed();
+        elapsed.as_secs() * HZ + elapsed.subsec_nanos() as u64 * HZ / 1_000_000_000
     }
 
-    /// Drops all cached translations and decoded instructions (after the VMM wrote
-    /// guest memory, or on an SBI remote fence).
+    /// Drops all cached translations and revalidates decoded instructions before
+    /// their next use (after the VMM wrote guest memory, or an MXR change).
     pub fn flush_caches(&mut self) {
         self.tlb.flush_all();
-        self.icache.flush_all();
+        self.icache.fence();
         self.stats.tlb_flushes += 1;
     }
 

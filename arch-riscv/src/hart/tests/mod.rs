@@ -6,6 +6,7 @@
 mod alu;
 mod atomics;
 mod fp;
+mod icache;
 mod interrupts;
 mod paging;
 mod traps;
