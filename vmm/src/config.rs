@@ -512,35 +512,35 @@ fn map_path_error(err: serde_path_to_error::Error<serde_json::Error>) -> ConfigE
         out
     };
 
-    if let Some(rest) = message.strip_prefix("unknown field ") {
-        if let Some((field, tail)) = backticked(rest) {
-            // The path ends with the unknown key itself.
-            let parent = &segments[..segments.len().saturating_sub(1)];
-            let section = if parent.is_empty() {
-                "the top-level object".to_string()
-            } else {
-                join(parent)
-            };
-            let expected = tail
-                .trim_start_matches(',')
-                .trim()
-                .trim_start_matches("expected ")
-                .replace("there are no fields", "no fields")
-                .replace('`', "");
-            return ConfigError::UnknownField {
-                section,
-                field: field.to_string(),
-                expected,
-            };
-        }
+    if let Some(rest) = message.strip_prefix("unknown field ")
+        && let Some((field, tail)) = backticked(rest)
+    {
+        // The path ends with the unknown key itself.
+        let parent = &segments[..segments.len().saturating_sub(1)];
+        let section = if parent.is_empty() {
+            "the top-level object".to_string()
+        } else {
+            join(parent)
+        };
+        let expected = tail
+            .trim_start_matches(',')
+            .trim()
+            .trim_start_matches("expected ")
+            .replace("there are no fields", "no fields")
+            .replace('`', "");
+        return ConfigError::UnknownField {
+            section,
+            field: field.to_string(),
+            expected,
+        };
     }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        if let Some((field, _)) = backticked(rest) {
-            // The path is the object missing the key ("." at the top level).
-            let mut full: Vec<String> = segments.into_iter().filter(|s| s != ".").collect();
-            full.push(field.to_string());
-            return ConfigError::MissingField { field: join(&full) };
-        }
+    if let Some(rest) = message.strip_prefix("missing field ")
+        && let Some((field, _)) = backticked(rest)
+    {
+        // The path is the object missing the key ("." at the top level).
+        let mut full: Vec<String> = segments.into_iter().filter(|s| s != ".").collect();
+        full.push(field.to_string());
+        return ConfigError::MissingField { field: join(&full) };
     }
     let field = match join(&segments).as_str() {
         "" | "." | "?" => "top level".to_string(),

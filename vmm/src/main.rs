@@ -6,20 +6,11 @@
 //! Firecracker does; a kernel booted with `panic=-1` reboots on panic, so a guest
 //! panic ends here); 4 the guest shut down reporting a system failure.
 
-mod boot;
-mod config;
-mod console;
-mod hypervisor;
-mod machine;
-mod memory;
-mod sbi;
-mod vcpu;
-mod vm;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use vmm::{config, machine, vm};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]

@@ -59,8 +59,8 @@ impl Hart {
     #[inline(always)]
     pub(super) fn store(&mut self, vaddr: u64, size: u64, value: u64) -> Result<(), Stop> {
         match self.tlb.store(self.mmu_index, vaddr, size) {
-            // SAFETY: as for loads; store entries exist only for writable, dirty pages.
             Some(host) => {
+                // SAFETY: as for loads; store entries exist only for writable, dirty pages.
                 unsafe { ram::store(host as *mut u8, size, value) };
                 Ok(())
             }
@@ -203,8 +203,8 @@ impl Hart {
         let (paddr, host) = self.atomic_address(vaddr, size, access)?;
         let sext = |v: u32| v as i32 as i64 as u64;
         const ORD: Ordering = Ordering::SeqCst;
-        // SAFETY (all uses): `host` is a naturally aligned address inside guest RAM,
-        // checked by atomic_address.
+        // SAFETY: `host` is a naturally aligned address inside guest RAM, checked by
+        // atomic_address, and guest RAM is only ever accessed atomically.
         let (a64, a32) = unsafe {
             (
                 AtomicU64::from_ptr(host as *mut u64),

@@ -106,8 +106,8 @@ impl GuestRam {
 #[inline(always)]
 pub unsafe fn load(ptr: *mut u8, len: u64) -> u64 {
     let aligned = (ptr as usize) & (len as usize - 1) == 0;
-    // SAFETY (all arms): the caller guarantees the range is mapped; alignment was
-    // checked before using the wider atomic types.
+    // SAFETY: the caller guarantees the range is mapped; alignment was checked before
+    // any wider atomic type is used in the arms below.
     unsafe {
         match len {
             8 if aligned => AtomicU64::from_ptr(ptr.cast()).load(Ordering::Relaxed),
@@ -132,8 +132,8 @@ pub unsafe fn load(ptr: *mut u8, len: u64) -> u64 {
 #[inline(always)]
 pub unsafe fn store(ptr: *mut u8, len: u64, value: u64) {
     let aligned = (ptr as usize) & (len as usize - 1) == 0;
-    // SAFETY (all arms): the caller guarantees the range is mapped; alignment was
-    // checked before using the wider atomic types.
+    // SAFETY: the caller guarantees the range is mapped; alignment was checked before
+    // any wider atomic type is used in the arms below.
     unsafe {
         match len {
             8 if aligned => AtomicU64::from_ptr(ptr.cast()).store(value, Ordering::Relaxed),
