@@ -253,3 +253,6 @@ fn system_reset(reset_type: u64, reason: u64) -> SbiOutcome {
         _ => SbiOutcome::err(error::INVALID_PARAM),
     }
 }
+
+#[cfg(test)]
+mod tests;
