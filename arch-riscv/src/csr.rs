@@ -44,6 +44,103 @@ pub const STIMECMP: u16 = 0x14D;
 /// Supervisor address translation and protection.
 pub const SATP: u16 = 0x180;
 
+/// Virtual supervisor status (the VS-mode sstatus).
+pub const VSSTATUS: u16 = 0x200;
+/// Virtual supervisor interrupt enable.
+pub const VSIE: u16 = 0x204;
+/// Virtual supervisor trap-vector base.
+pub const VSTVEC: u16 = 0x205;
+/// Virtual supervisor scratch.
+pub const VSSCRATCH: u16 = 0x240;
+/// Virtual supervisor exception pc.
+pub const VSEPC: u16 = 0x241;
+/// Virtual supervisor trap cause.
+pub const VSCAUSE: u16 = 0x242;
+/// Virtual supervisor trap value.
+pub const VSTVAL: u16 = 0x243;
+/// Virtual supervisor interrupt pending.
+pub const VSIP: u16 = 0x244;
+/// Virtual supervisor timer compare (Sstc).
+pub const VSTIMECMP: u16 = 0x24D;
+/// Virtual supervisor address translation.
+pub const VSATP: u16 = 0x280;
+/// Hypervisor status.
+pub const HSTATUS: u16 = 0x600;
+/// Hypervisor exception delegation.
+pub const HEDELEG: u16 = 0x602;
+/// Hypervisor interrupt delegation.
+pub const HIDELEG: u16 = 0x603;
+/// Hypervisor interrupt enable.
+pub const HIE: u16 = 0x604;
+/// Delta between the guest's time and the host's.
+pub const HTIMEDELTA: u16 = 0x605;
+/// Hypervisor counter enable.
+pub const HCOUNTEREN: u16 = 0x606;
+/// Hypervisor guest external interrupt enable.
+pub const HGEIE: u16 = 0x607;
+/// Hypervisor environment configuration.
+pub const HENVCFG: u16 = 0x60A;
+/// Hypervisor trap value (guest physical address >> 2).
+pub const HTVAL: u16 = 0x643;
+/// Hypervisor interrupt pending.
+pub const HIP: u16 = 0x644;
+/// Hypervisor virtual interrupt pending.
+pub const HVIP: u16 = 0x645;
+/// Hypervisor trap instruction (transformed).
+pub const HTINST: u16 = 0x64A;
+/// Hypervisor guest address translation and protection.
+pub const HGATP: u16 = 0x680;
+/// Hypervisor guest external interrupt pending (read-only).
+pub const HGEIP: u16 = 0xE12;
+
+/// The H and VS CSRs the hart implements, in the order a bulk write must apply them
+/// (hvip before hip: hip's writable bit aliases hvip's).
+pub const H_CSRS: [u16; 24] = [
+    HSTATUS, HEDELEG, HIDELEG, HVIP, HIP, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HENVCFG, HTVAL,
+    HTINST, HGATP, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE, VSTVAL, VSIP,
+    VSTIMECMP, VSATP,
+];
+
+/// `hstatus` fields (privileged spec 9.2.1).
+pub mod hstatus {
+    /// Guest virtual address: stval holds a guest virtual address.
+    pub const GVA: u64 = 1 << 6;
+    /// Virtualization mode before the last trap into HS.
+    pub const SPV: u64 = 1 << 7;
+    /// Privilege of the guest before the last trap into HS (1 = VS).
+    pub const SPVP: u64 = 1 << 8;
+    /// HLV/HSV allowed in U-mode.
+    pub const HU: u64 = 1 << 9;
+    /// Guest external interrupt number for VSEIP (0 without guest external lines).
+    pub const VGEIN: u64 = 0x3F << 12;
+    /// Trap VS-mode satp accesses and SFENCE.VMA.
+    pub const VTVM: u64 = 1 << 20;
+    /// Trap VS-mode WFI.
+    pub const VTW: u64 = 1 << 21;
+    /// Trap VS-mode SRET.
+    pub const VTSR: u64 = 1 << 22;
+    /// VS-mode XLEN: fixed at 64 (value 2).
+    pub const VSXL_64: u64 = 2 << 32;
+    /// Bits software may write.
+    pub const WRITABLE: u64 = GVA | SPV | SPVP | HU | VTVM | VTW | VTSR;
+}
+
+/// `hgatp` fields.
+pub mod hgatp {
+    /// Translation mode in bits 63:60 (8 Sv39x4, 9 Sv48x4, 10 Sv57x4).
+    pub const MODE_SHIFT: u32 = 60;
+    /// Virtual machine identifier, 14 bits at 57:44.
+    pub const VMID_MASK: u64 = 0x3FFF << 44;
+    /// Root table physical page number; the root is 16 KiB aligned, so bits 1:0 are zero.
+    pub const PPN_MASK: u64 = ((1 << 44) - 1) & !3;
+}
+
+/// `henvcfg` fields.
+pub mod henvcfg {
+    /// VS-mode may use stimecmp (vstimecmp).
+    pub const STCE: u64 = 1 << 63;
+}
+
 /// `sstatus` fields (the S-mode view of mstatus).
 pub mod status {
     /// Supervisor interrupt enable.
@@ -86,6 +183,26 @@ pub mod irq {
     pub const SEIP: u64 = 1 << SEI;
     /// Interrupts visible in sip/sie.
     pub const S_MASK: u64 = SSIP | STIP | SEIP;
+    /// Virtual supervisor software interrupt.
+    pub const VSSI: u64 = 2;
+    /// Virtual supervisor timer interrupt.
+    pub const VSTI: u64 = 6;
+    /// Virtual supervisor external interrupt.
+    pub const VSEI: u64 = 10;
+    /// Supervisor guest external interrupt.
+    pub const SGEI: u64 = 12;
+    /// Bit of VSSIP/VSSIE.
+    pub const VSSIP: u64 = 1 << VSSI;
+    /// Bit of VSTIP/VSTIE.
+    pub const VSTIP: u64 = 1 << VSTI;
+    /// Bit of VSEIP/VSEIE.
+    pub const VSEIP: u64 = 1 << VSEI;
+    /// Bit of SGEIP/SGEIE.
+    pub const SGEIP: u64 = 1 << SGEI;
+    /// VS-level interrupts (hip/hie/hvip/hideleg).
+    pub const VS_MASK: u64 = VSSIP | VSTIP | VSEIP;
+    /// Every interrupt the hart implements, in the priority order of trap delivery.
+    pub const PRIORITY: [u64; 7] = [SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI];
 }
 
 /// `satp` fields.

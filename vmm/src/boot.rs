@@ -13,6 +13,8 @@ use crate::memory::GuestMemory;
 
 /// The single-letter extensions of the soft hart.
 pub const ISA_LETTERS: &str = "imafdc";
+/// The single-letter extensions of the soft hart when the guest is a hypervisor.
+pub const ISA_LETTERS_NESTED: &str = "imafdch";
 /// The multi-letter extensions of the soft hart.
 pub const ISA_EXTENSIONS: [&str; 5] = ["zicntr", "zicsr", "zifencei", "zihintpause", "sstc"];
 
@@ -70,9 +72,14 @@ fn read(path: &Path, what: &'static str, field: &'static str) -> Result<Vec<u8>,
     })
 }
 
-/// The ISA the guest's harts report.
-pub fn guest_isa() -> Result<IsaDescription, BootError> {
-    Ok(IsaDescription::new(64, ISA_LETTERS, &ISA_EXTENSIONS)?)
+/// The ISA the guest's harts report (with `h` when they implement the H extension).
+pub fn guest_isa(hypervisor: bool) -> Result<IsaDescription, BootError> {
+    let letters = if hypervisor {
+        ISA_LETTERS_NESTED
+    } else {
+        ISA_LETTERS
+    };
+    Ok(IsaDescription::new(64, letters, &ISA_EXTENSIONS)?)
 }
 
 /// Loads kernel, initrd and FDT into `memory` for `harts` harts.
@@ -116,7 +123,7 @@ pub fn load(
 
     let blob = fdt::create_fdt(&FdtConfig {
         num_harts: harts,
-        isa: guest_isa()?,
+        isa: guest_isa(config.machine_config.nested)?,
         mmu_type: MmuType::Sv57,
         ram_base: RAM_BASE,
         ram_size,

@@ -73,6 +73,7 @@ pub fn run(config: &VmConfig) -> Result<ExitStatus, VmError> {
     let vm = hypervisor.create_vm(&VmSetup {
         vcpu_count: harts as u32,
         mmio_windows: vec![(PLIC_BASE, PLIC_SIZE), (UART_BASE, UART_SIZE)],
+        nesting: hypervisor::Nesting::from_config(machine_config),
     })?;
     vm.add_memory_region(memory.region())?;
     let vcpus = (0..harts as u32)

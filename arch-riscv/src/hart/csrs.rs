@@ -1,37 +1,105 @@
-//! CSR instructions: a fallible access check, then infallible reads and writes
-//! (privileged spec 2.1 for the address conventions, chapter 10 for the S CSRs).
+//! CSR instructions: a fallible access check (privilege, virtualization, read-only)
+//! that also picks the CSR an access really reaches (S CSRs become VS CSRs while
+//! V=1), then infallible reads and writes (privileged spec 2.1, 9.2.1, 9.6.1).
 
 use super::mmu::PagingMode;
+use super::tlb::HOST_INDICES;
 use super::trap::Trap;
 use super::{Hart, Privilege};
-use crate::csr::{self, irq, satp, status};
+use crate::csr::{self, henvcfg, hstatus, irq, satp, status};
 use crate::isa::{Op, OpKind};
 
-impl Hart {
-    /// Whether the current privilege may access `number`, for writing if `write`.
-    fn csr_accessible(&self, number: u16, write: bool) -> bool {
-        let read_only = number >> 10 == 3;
-        let min_privilege = (number >> 8) & 3;
-        if write && read_only {
-            return false;
-        }
-        if min_privilege > self.privilege as u16 {
-            return false;
-        }
-        match number {
-            csr::CYCLE..=csr::HPMCOUNTER31 => {
-                self.privilege == Privilege::Supervisor
-                    || self.csr.scounteren & (1 << (number - csr::CYCLE)) != 0
-            }
-            csr::FFLAGS | csr::FRM | csr::FCSR => self.csr.sstatus & status::FS != 0,
-            _ => true,
-        }
-    }
+/// Why an access is refused.
+enum Refusal {
+    Illegal,
+    Virtual,
+}
 
+impl Hart {
     /// Reads CSR `number` without side effects or privilege checks (for the VMM's
     /// state dumps and tests); `None` if the hart does not implement it.
     pub fn csr(&self, number: u16) -> Option<u64> {
         self.csr_read(number)
+    }
+
+    /// Checks an access from the current mode; returns the CSR it reaches.
+    fn csr_access(&self, number: u16, write: bool) -> Result<u16, Refusal> {
+        let read_only = number >> 10 == 3;
+        let level = (number >> 8) & 3; // 0 U, 1 S, 2 hypervisor/VS, 3 M
+        if level == 3 || (level == 2 && !self.hypervisor) {
+            return Err(Refusal::Illegal);
+        }
+        if let csr::CYCLE..=csr::HPMCOUNTER31 = number {
+            return self.counter_access(number, write).map(|()| number);
+        }
+        if write && read_only {
+            return Err(Refusal::Illegal);
+        }
+        let user = self.privilege == Privilege::User;
+        let target = match (self.virt, level) {
+            (false, 1 | 2) if user => return Err(Refusal::Illegal),
+            (true, 2) => return Err(Refusal::Virtual),
+            (true, 1) if user => return Err(Refusal::Virtual),
+            (true, 1) => self.vs_substitute(number)?,
+            _ => number,
+        };
+        if matches!(target, csr::FFLAGS | csr::FRM | csr::FCSR) && !self.fp_enabled() {
+            return Err(Refusal::Illegal);
+        }
+        Ok(target)
+    }
+
+    /// The VS CSR a VS-mode access to S CSR `number` reaches (9.2.1).
+    fn vs_substitute(&self, number: u16) -> Result<u16, Refusal> {
+        Ok(match number {
+            csr::SSTATUS => csr::VSSTATUS,
+            csr::SIE => csr::VSIE,
+            csr::STVEC => csr::VSTVEC,
+            csr::SSCRATCH => csr::VSSCRATCH,
+            csr::SEPC => csr::VSEPC,
+            csr::SCAUSE => csr::VSCAUSE,
+            csr::STVAL => csr::VSTVAL,
+            csr::SIP => csr::VSIP,
+            csr::SATP if self.csr.hstatus & hstatus::VTVM != 0 => return Err(Refusal::Virtual),
+            csr::SATP => csr::VSATP,
+            csr::STIMECMP if self.csr.henvcfg & henvcfg::STCE == 0 => return Err(Refusal::Virtual),
+            csr::STIMECMP => csr::VSTIMECMP,
+            other => other,
+        })
+    }
+
+    /// The counter-enable rules (3.1.11, 9.2.5): scounteren for U, hcounteren for
+    /// V=1; M-mode (the VMM) enables every counter.
+    fn counter_access(&self, number: u16, write: bool) -> Result<(), Refusal> {
+        if write {
+            return Err(Refusal::Illegal);
+        }
+        let bit = 1u64 << (number - csr::CYCLE);
+        let s_allows = self.csr.scounteren & bit != 0;
+        let h_allows = self.csr.hcounteren & bit != 0;
+        match (self.virt, self.privilege) {
+            (false, Privilege::Supervisor) => Ok(()),
+            (false, Privilege::User) if s_allows => Ok(()),
+            (false, Privilege::User) => Err(Refusal::Illegal),
+            (true, Privilege::Supervisor) if h_allows => Ok(()),
+            (true, Privilege::User) if h_allows && s_allows => Ok(()),
+            (true, _) => Err(Refusal::Virtual),
+        }
+    }
+
+    /// Whether F/D state is on: sstatus.FS, and vsstatus.FS too while V=1.
+    #[inline]
+    pub(super) fn fp_enabled(&self) -> bool {
+        self.csr.sstatus & status::FS != 0 && (!self.virt || self.csr.vsstatus & status::FS != 0)
+    }
+
+    /// Marks F/D state dirty (in vsstatus too while V=1).
+    #[inline]
+    pub(super) fn fp_dirty(&mut self) {
+        self.csr.sstatus |= status::FS_DIRTY;
+        if self.virt {
+            self.csr.vsstatus |= status::FS_DIRTY;
+        }
     }
 
     /// Reads an implemented CSR; `None` for unimplemented numbers.
@@ -42,6 +110,7 @@ impl Hart {
             csr::FRM => s.frm as u64,
             csr::FCSR => ((s.frm as u64) << 5) | s.fflags as u64,
             csr::CYCLE | csr::INSTRET => self.stats.instructions,
+            csr::TIME if self.virt => self.time().wrapping_add(s.htimedelta),
             csr::TIME => self.time(),
             csr::HPMCOUNTER3..=csr::HPMCOUNTER31 => 0,
             csr::SSTATUS => {
@@ -52,7 +121,7 @@ impl Hart {
                 };
                 s.sstatus | dirty
             }
-            csr::SIE => s.sie,
+            csr::SIE => s.ie & irq::S_MASK,
             csr::STVEC => s.stvec,
             csr::SCOUNTEREN => s.scounteren,
             csr::SENVCFG => s.senvcfg,
@@ -60,10 +129,10 @@ impl Hart {
             csr::SEPC => s.sepc,
             csr::SCAUSE => s.scause,
             csr::STVAL => s.stval,
-            csr::SIP => self.pending_interrupts(),
+            csr::SIP => self.pending_interrupts() & irq::S_MASK,
             csr::STIMECMP => s.stimecmp,
             csr::SATP => s.satp,
-            _ => return None,
+            _ => return self.read_h_csr(number),
         })
     }
 
@@ -85,7 +154,7 @@ impl Hart {
                 }
                 self.update_mmu_index();
             }
-            csr::SIE => s.sie = value & irq::S_MASK,
+            csr::SIE => s.ie = (s.ie & !irq::S_MASK) | (value & irq::S_MASK),
             csr::STVEC => s.stvec = value & !2, // MODE 0 (direct) or 1 (vectored)
             csr::SCOUNTEREN => s.scounteren = value & 0xFFFF_FFFF,
             csr::SENVCFG => s.senvcfg = 0, // FIOM, CBIE, CBCFE, CBZE: none implemented
@@ -96,17 +165,16 @@ impl Hart {
             csr::SIP => s.sip = (s.sip & !irq::SSIP) | (value & irq::SSIP),
             csr::STIMECMP => s.stimecmp = value,
             csr::SATP => {
-                let mode = value >> satp::MODE_SHIFT;
-                let legal = PagingMode::from_satp_mode(mode)
+                let legal = PagingMode::from_satp_mode(value >> satp::MODE_SHIFT)
                     .is_some_and(|m| m.levels() <= self.max_paging.levels());
                 if legal {
                     // ASIDs are not implemented (ASIDLEN = 0): the field reads zero.
                     s.satp = value & !satp::ASID_MASK;
-                    self.tlb.flush_all();
-                    self.icache.flush_translations();
+                    self.tlb.flush(HOST_INDICES);
+                    self.icache.flush_indices(HOST_INDICES);
                 }
             }
-            _ => {}
+            _ => self.write_h_csr(number, value),
         }
     }
 
@@ -122,21 +190,34 @@ impl Hart {
             OpKind::Csrrw | OpKind::Csrrwi => true,
             _ => op.rs1 != 0,
         };
-        let illegal = Trap::illegal(self.instruction_bits(op));
-        if !self.csr_accessible(number, writes) {
-            return Err(illegal);
+        let target = match self.csr_access(number, writes) {
+            Ok(target) => target,
+            Err(Refusal::Illegal) => return Err(Trap::illegal(self.instruction_bits(op))),
+            Err(Refusal::Virtual) => {
+                return Err(Trap::virtual_instruction(self.instruction_bits(op)));
+            }
+        };
+        let old = self
+            .csr_read(target)
+            .ok_or(Trap::illegal(self.instruction_bits(op)))?;
+        let hypervisor_csr = (number >> 8) & 3 == 2;
+        if hypervisor_csr {
+            self.stats.h_csr_accesses += 1;
         }
-        let old = self.csr_read(number).ok_or(illegal)?;
         if writes {
             let new = match op.kind {
                 OpKind::Csrrw | OpKind::Csrrwi => source,
                 OpKind::Csrrs | OpKind::Csrrsi => old | source,
                 _ => old & !source,
             };
-            if matches!(number, csr::FFLAGS | csr::FRM | csr::FCSR) {
-                self.csr.sstatus |= status::FS_DIRTY;
+            if matches!(target, csr::FFLAGS | csr::FRM | csr::FCSR) {
+                self.fp_dirty();
             }
-            self.csr_write(number, new);
+            self.csr_write(target, new);
+            if hypervisor_csr {
+                // The NACL CSR space must show every H/VS CSR's current value.
+                self.nacl_refresh();
+            }
         }
         self.x[(op.rd & 63) as usize] = old;
         Ok(writes)

@@ -32,19 +32,11 @@ impl Hart {
                 }
             }
 
-            let pending = self.pending_interrupts();
-            let enabled = pending & self.csr.sie;
+            let enabled = self.pending_interrupts() & self.csr.ie;
             if enabled != 0 {
                 self.waiting_for_interrupt = false;
-                let globally_enabled =
-                    self.privilege == Privilege::User || self.csr.sstatus & status::SIE != 0;
-                if globally_enabled {
-                    let cause = [irq::SEI, irq::SSI, irq::STI]
-                        .into_iter()
-                        .find(|&n| enabled & (1 << n) != 0)
-                        .unwrap_or(irq::SEI);
-                    self.stats.interrupts += 1;
-                    self.enter_trap(cause, 0, true);
+                if let Some(cause) = self.deliverable_interrupt(enabled) {
+                    self.take_interrupt(cause);
                 }
             }
             if !self.waiting_for_interrupt {
@@ -54,17 +46,39 @@ impl Hart {
         }
     }
 
+    /// The interrupt to take now, if any (9.4.3): interrupts not delegated to VS
+    /// go to HS, where they are enabled in U/VS/VU and by sstatus.SIE in HS;
+    /// VS-level interrupts delegated by hideleg are taken only while V=1, enabled
+    /// in VU and by vsstatus.SIE in VS.
+    fn deliverable_interrupt(&self, enabled: u64) -> Option<u64> {
+        let delegated = self.csr.hideleg & irq::VS_MASK;
+        let to_hs = enabled & !delegated;
+        let hs_enabled =
+            self.virt || self.privilege == Privilege::User || self.csr.sstatus & status::SIE != 0;
+        let to_vs = if self.virt { enabled & delegated } else { 0 };
+        let vs_enabled = self.privilege == Privilege::User || self.csr.vsstatus & status::SIE != 0;
+        let candidates =
+            (if hs_enabled { to_hs } else { 0 }) | (if vs_enabled { to_vs } else { 0 });
+        irq::PRIORITY
+            .into_iter()
+            .find(|&n| candidates & (1 << n) != 0)
+    }
+
     /// WFI: sleeps the host thread until the timer fires or another thread posts.
     fn sleep_until_interrupt(&mut self) {
-        let timeout = if self.csr.sie & irq::STIP != 0 && self.csr.stimecmp != u64::MAX {
-            let ticks = self.csr.stimecmp.saturating_sub(self.time());
-            Some(Duration::from_nanos(
-                (ticks as u128 * 1_000_000_000 / TIMEBASE_FREQUENCY as u128).min(u64::MAX as u128)
-                    as u64,
-            ))
-        } else {
-            None
-        };
+        let now = self.time();
+        let mut deadline = u64::MAX;
+        if self.csr.ie & irq::STIP != 0 {
+            deadline = deadline.min(self.csr.stimecmp);
+        }
+        if self.csr.ie & irq::VSTIP != 0 && self.csr.henvcfg & crate::csr::henvcfg::STCE != 0 {
+            deadline = deadline.min(self.csr.vstimecmp.wrapping_sub(self.csr.htimedelta));
+        }
+        let timeout = (deadline != u64::MAX).then(|| {
+            let ticks = deadline.saturating_sub(now);
+            let nanos = ticks as u128 * 1_000_000_000 / TIMEBASE_FREQUENCY as u128;
+            Duration::from_nanos(nanos.min(u64::MAX as u128) as u64)
+        });
         self.signals.sleep(timeout);
     }
 }

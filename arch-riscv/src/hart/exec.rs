@@ -8,9 +8,10 @@ use std::sync::atomic::{Ordering, compiler_fence, fence};
 
 use super::icache::{CodePage, DecodeCache};
 use super::memory::Stop;
+use super::tlb::{GUEST_INDICES, HOST_INDICES};
 use super::trap::{Access, Cause, Trap};
 use super::{Exit, Hart, PendingLoad, Privilege, SbiCall};
-use crate::csr::status;
+use crate::csr::hstatus;
 use crate::fpu::{self, RegFile, RoundingMode};
 use crate::isa::{Op, OpKind, decode};
 
@@ -188,14 +189,17 @@ impl Hart {
             Lbu => raw as u8 as u64,
             Lhu => raw as u16 as u64,
             Lwu => raw as u32 as u64,
+            HlvB => raw as i8 as i64 as u64,
+            HlvH => raw as i16 as i64 as u64,
+            HlvW => raw as i32 as i64 as u64,
             Flw => {
                 self.f[(op.rd & 31) as usize] = fpu::nan_box(raw as u32);
-                self.csr.sstatus |= status::FS_DIRTY;
+                self.fp_dirty();
                 return;
             }
             Fld => {
                 self.f[(op.rd & 31) as usize] = raw;
-                self.csr.sstatus |= status::FS_DIRTY;
+                self.fp_dirty();
                 return;
             }
             _ => raw,
@@ -372,9 +376,14 @@ impl Hart {
                 Err(trap) => self.stopped(Stop::Trap(trap), op),
             },
 
-            Ecall => match self.privilege {
-                Privilege::User => self.stopped(Stop::Trap(Trap::new(Cause::EcallFromU, 0)), op),
-                Privilege::Supervisor => {
+            Ecall => match (self.virt, self.privilege) {
+                (_, Privilege::User) => {
+                    self.stopped(Stop::Trap(Trap::new(Cause::EcallFromU, 0)), op)
+                }
+                (true, Privilege::Supervisor) => {
+                    self.stopped(Stop::Trap(Trap::new(Cause::EcallFromVS, 0)), op)
+                }
+                (false, Privilege::Supervisor) => {
                     let x = &self.x;
                     Flow::Exit(Exit::Sbi(SbiCall {
                         extension: x[17],
@@ -384,27 +393,102 @@ impl Hart {
                 }
             },
             Ebreak => self.stopped(Stop::Trap(Trap::new(Cause::Breakpoint, self.pc)), op),
-            Sret if self.privilege == Privilege::Supervisor => {
-                self.sret();
-                Flow::EndSlice
-            }
-            Wfi if self.privilege == Privilege::Supervisor => {
-                self.pc = next_pc;
-                self.waiting_for_interrupt = true;
-                Flow::EndSlice
-            }
-            SfenceVma if self.privilege == Privilege::Supervisor => {
-                if op.rs1 == 0 {
-                    self.tlb.flush_all();
-                    self.icache.flush_translations();
-                    self.stats.tlb_flushes += 1;
-                } else {
-                    self.tlb.flush_page(a);
-                    self.icache.flush_page(a);
+            Sret => match self.system_guard(op, hstatus::VTSR) {
+                Some(flow) => flow,
+                None => {
+                    self.sret();
+                    Flow::EndSlice
                 }
-                self.pc = next_pc;
-                Flow::Refetch
+            },
+            Wfi => match self.system_guard(op, hstatus::VTW) {
+                Some(flow) => flow,
+                None => {
+                    self.pc = next_pc;
+                    self.waiting_for_interrupt = true;
+                    Flow::EndSlice
+                }
+            },
+            SfenceVma => match self.system_guard(op, hstatus::VTVM) {
+                Some(flow) => flow,
+                None => {
+                    let indices = if self.virt {
+                        GUEST_INDICES
+                    } else {
+                        HOST_INDICES
+                    };
+                    if op.rs1 == 0 {
+                        self.tlb.flush(indices.clone());
+                        self.icache.flush_indices(indices);
+                        self.stats.tlb_flushes += 1;
+                    } else {
+                        self.tlb.flush_page(indices.clone(), a);
+                        self.icache.flush_page(indices, a);
+                    }
+                    self.pc = next_pc;
+                    Flow::Refetch
+                }
+            },
+            HfenceVvma | HfenceGvma => match self.hypervisor_guard(op, false) {
+                Some(flow) => flow,
+                None => {
+                    let fence = if op.kind == HfenceGvma || op.rs1 == 0 {
+                        nacl::Hfence::Gvma {
+                            vmid: None,
+                            range: None,
+                        }
+                    } else {
+                        nacl::Hfence::Vvma {
+                            vmid: 0,
+                            asid: None,
+                            range: Some((a, 1)),
+                        }
+                    };
+                    self.apply_hfence(fence);
+                    self.pc = next_pc;
+                    Flow::Refetch
+                }
+            },
+            HlvB | HlvBu | HlvH | HlvHu | HlvW | HlvWu | HlvD | HlvxHu | HlvxWu => {
+                match self.hypervisor_guard(op, true) {
+                    Some(flow) => flow,
+                    None => {
+                        let (size, execute) = match op.kind {
+                            HlvB | HlvBu => (1, false),
+                            HlvH | HlvHu => (2, false),
+                            HlvW | HlvWu => (4, false),
+                            HlvxHu => (2, true),
+                            HlvxWu => (4, true),
+                            _ => (8, false),
+                        };
+                        match self.hypervisor_load(a, size, execute) {
+                            Ok(raw) => {
+                                self.finish_load(*op, raw);
+                                self.pc = next_pc;
+                                Flow::Next
+                            }
+                            Err(stop) => self.stopped(stop, op),
+                        }
+                    }
+                }
             }
+            HsvB | HsvH | HsvW | HsvD => match self.hypervisor_guard(op, true) {
+                Some(flow) => flow,
+                None => {
+                    let size = match op.kind {
+                        HsvB => 1,
+                        HsvH => 2,
+                        HsvW => 4,
+                        _ => 8,
+                    };
+                    match self.hypervisor_store(a, size, b) {
+                        Ok(()) => {
+                            self.pc = next_pc;
+                            Flow::Next
+                        }
+                        Err(stop) => self.stopped(stop, op),
+                    }
+                }
+            },
 
             Flw => self.fp_guard(op).unwrap_or_else(|| load!(4)),
             Fld => self.fp_guard(op).unwrap_or_else(|| load!(8)),
@@ -422,17 +506,53 @@ impl Hart {
             | FltD | FleD | FclassD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD | FmvXD | FcvtDW
             | FcvtDWu | FcvtDL | FcvtDLu | FmvDX => self.execute_fp(op),
 
-            Undecoded | Illegal | Mret | Sret | Wfi | SfenceVma => self.illegal(op),
-            // The H extension is not offered to this guest.
-            HfenceVvma | HfenceGvma | HlvB | HlvBu | HlvH | HlvHu | HlvW | HlvWu | HlvD
-            | HlvxHu | HlvxWu | HsvB | HsvH | HsvW | HsvD => self.illegal(op),
+            Undecoded | Illegal | Mret => self.illegal(op),
         }
     }
 
-    /// `Some(illegal)` when FP instructions are disabled (sstatus.FS = Off).
+    /// `Some(illegal)` when FP instructions are disabled (FS = Off).
     #[inline(always)]
     fn fp_guard(&mut self, op: &Op) -> Option<Flow> {
-        (self.csr.sstatus & status::FS == 0).then(|| self.illegal(op))
+        (!self.fp_enabled()).then(|| self.illegal(op))
+    }
+
+    /// The checks of SRET, WFI and SFENCE.VMA: illegal in U, a virtual instruction
+    /// in VU, and in VS when hstatus bit `trap_in_vs` (VTSR, VTW, VTVM) is set.
+    #[inline]
+    fn system_guard(&mut self, op: &Op, trap_in_vs: u64) -> Option<Flow> {
+        match (self.virt, self.privilege) {
+            (false, Privilege::User) => Some(self.illegal(op)),
+            (true, Privilege::User) => Some(self.virtual_instruction(op)),
+            (true, Privilege::Supervisor) if self.csr.hstatus & trap_in_vs != 0 => {
+                Some(self.virtual_instruction(op))
+            }
+            _ => None,
+        }
+    }
+
+    /// The checks of the hypervisor instructions: illegal without H or in U (HLV/HSV
+    /// are allowed in U when `user_ok` and hstatus.HU is set), a virtual instruction
+    /// while V=1.
+    #[inline]
+    fn hypervisor_guard(&mut self, op: &Op, user_ok: bool) -> Option<Flow> {
+        if !self.hypervisor {
+            return Some(self.illegal(op));
+        }
+        if self.virt {
+            return Some(self.virtual_instruction(op));
+        }
+        if self.privilege == Privilege::User && !(user_ok && self.csr.hstatus & hstatus::HU != 0) {
+            return Some(self.illegal(op));
+        }
+        None
+    }
+
+    /// Raises a virtual-instruction exception for `op`.
+    #[cold]
+    fn virtual_instruction(&mut self, op: &Op) -> Flow {
+        let bits = self.instruction_bits(*op);
+        self.raise(Trap::virtual_instruction(bits));
+        Flow::Refetch
     }
 
     /// Executes a computational F/D operation.
@@ -460,7 +580,7 @@ impl Hart {
             RegFile::Float => self.f[(op.rd & 31) as usize] = result.value,
         }
         self.csr.fflags |= result.flags;
-        self.csr.sstatus |= status::FS_DIRTY;
+        self.fp_dirty();
         self.pc = self.pc.wrapping_add(op.len as u64);
         Flow::Next
     }

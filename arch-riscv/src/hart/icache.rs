@@ -164,16 +164,21 @@ impl DecodeCache {
         }
     }
 
-    /// Drops the fetch translations (after SFENCE.VMA or a satp change).
+    /// Drops every fetch translation.
     pub fn flush_translations(&mut self) {
-        for index in self.fetch.iter_mut() {
+        self.flush_indices(0..MMU_INDICES);
+    }
+
+    /// Drops the fetch translations of the MMU indices in `indices`.
+    pub fn flush_indices(&mut self, indices: std::ops::Range<usize>) {
+        for index in &mut self.fetch[indices] {
             index.fill(EMPTY);
         }
     }
 
-    /// Drops the fetch translations of the page of `vaddr`.
-    pub fn flush_page(&mut self, vaddr: u64) {
-        for index in self.fetch.iter_mut() {
+    /// Drops the fetch translations of the page of `vaddr` in `indices`.
+    pub fn flush_page(&mut self, indices: std::ops::Range<usize>, vaddr: u64) {
+        for index in &mut self.fetch[indices] {
             let entry = &mut index[slot(vaddr)];
             if entry.tag == vaddr & !0xFFF {
                 *entry = EMPTY;

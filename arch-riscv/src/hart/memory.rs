@@ -29,16 +29,32 @@ impl From<Trap> for Stop {
 impl Hart {
     /// The translation context of a data or fetch access at the current privilege.
     pub(super) fn context(&self) -> Context {
-        Context {
-            satp: self.csr.satp,
-            privilege: self.privilege,
-            sum: self.csr.sstatus & status::SUM != 0,
-            mxr: self.csr.sstatus & status::MXR != 0,
+        let s = &self.csr;
+        if self.virt {
+            Context {
+                satp: s.vsatp,
+                privilege: self.privilege,
+                sum: s.vsstatus & status::SUM != 0,
+                mxr: (s.vsstatus | s.sstatus) & status::MXR != 0,
+                hgatp: Some(s.hgatp),
+                g_mxr: s.sstatus & status::MXR != 0,
+                execute_as_read: false,
+            }
+        } else {
+            Context {
+                satp: s.satp,
+                privilege: self.privilege,
+                sum: s.sstatus & status::SUM != 0,
+                mxr: s.sstatus & status::MXR != 0,
+                hgatp: None,
+                g_mxr: false,
+                execute_as_read: false,
+            }
         }
     }
 
     /// Whether guest-physical `paddr` belongs to a VMM device window.
-    fn is_mmio(&self, paddr: u64, len: u64) -> bool {
+    pub(super) fn is_mmio(&self, paddr: u64, len: u64) -> bool {
         self.mmio
             .iter()
             .any(|&(base, size)| paddr >= base && paddr + len <= base + size)
@@ -88,7 +104,11 @@ impl Hart {
                 len: size as u8,
             }));
         }
-        Err(Trap::new(Cause::LoadAccess, vaddr).into())
+        Err(Trap {
+            gva: self.virt,
+            ..Trap::new(Cause::LoadAccess, vaddr)
+        }
+        .into())
     }
 
     #[cold]
@@ -114,7 +134,11 @@ impl Hart {
                 data: value,
             }));
         }
-        Err(Trap::new(Cause::StoreAccess, vaddr).into())
+        Err(Trap {
+            gva: self.virt,
+            ..Trap::new(Cause::StoreAccess, vaddr)
+        }
+        .into())
     }
 
     /// A misaligned load that crosses a page: byte by byte, each translated.

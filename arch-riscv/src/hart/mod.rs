@@ -9,12 +9,15 @@
 pub mod csrs;
 pub mod events;
 pub mod exec;
+pub mod hcsrs;
 pub mod icache;
 pub mod memory;
 pub mod mmu;
+pub mod nested;
 pub mod ram;
 pub mod signals;
 pub mod tlb;
+pub mod transition;
 pub mod trap;
 
 #[cfg(test)]
@@ -23,7 +26,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::csr::{irq, status};
+use crate::csr::status;
 use crate::isa::Op;
 use icache::DecodeCache;
 use mmu::PagingMode;
@@ -91,6 +94,10 @@ pub struct HartConfig {
     pub max_paging: PagingMode,
     /// The instant `time` reads zero at; the same for every hart of a VM.
     pub epoch: Instant,
+    /// Whether the hart implements the H extension (the guest is a hypervisor).
+    pub hypervisor: bool,
+    /// The NACL features offered to the guest hypervisor, if NACL is on.
+    pub nacl: Option<nacl::Features>,
 }
 
 /// Counters one hart keeps about itself.
@@ -110,6 +117,17 @@ pub struct HartStats {
     pub decodes: u64,
     /// Full TLB flushes.
     pub tlb_flushes: u64,
+    /// Entries into V=1 (SRET or NACL sync_sret into the nested guest).
+    pub guest_entries: u64,
+    /// Traps from V=1 into HS-mode (nested guest exits).
+    pub guest_exits: u64,
+    /// H/VS CSR accesses in HS-mode: each traps to the L0 on a host that runs this
+    /// guest hypervisor in VS-mode.
+    pub h_csr_accesses: u64,
+    /// HFENCE.VVMA/GVMA executed.
+    pub hfences: u64,
+    /// HLV/HLVX/HSV executed.
+    pub hypervisor_loads_stores: u64,
 }
 
 /// The MMIO access a hart is waiting on the VMM for.
@@ -118,12 +136,13 @@ struct PendingLoad {
     op: Op,
 }
 
-/// The S-mode CSR state.
+/// The CSR state: S-mode, and the H extension's HS and VS CSRs.
 #[derive(Clone, Debug, Default)]
 struct Csrs {
     sstatus: u64,
-    sie: u64,
-    /// Software-settable pending bits (SSIP); STIP and SEIP are derived.
+    /// Interrupt enables of every level (sie's and hie's bits).
+    ie: u64,
+    /// Software-settable pending bit SSIP; the others are derived or in `hvip`.
     sip: u64,
     stvec: u64,
     sscratch: u64,
@@ -136,6 +155,24 @@ struct Csrs {
     stimecmp: u64,
     fflags: u8,
     frm: u8,
+    hstatus: u64,
+    hedeleg: u64,
+    hideleg: u64,
+    hvip: u64,
+    hcounteren: u64,
+    htval: u64,
+    htinst: u64,
+    hgatp: u64,
+    henvcfg: u64,
+    htimedelta: u64,
+    vsstatus: u64,
+    vstvec: u64,
+    vsscratch: u64,
+    vsepc: u64,
+    vscause: u64,
+    vstval: u64,
+    vsatp: u64,
+    vstimecmp: u64,
 }
 
 /// One RISC-V hart.
@@ -145,6 +182,10 @@ pub struct Hart {
     f: [u64; 32],
     pc: u64,
     privilege: Privilege,
+    /// The virtualization mode V: the hart runs a nested guest (VS/VU).
+    virt: bool,
+    /// The hart implements the H extension.
+    hypervisor: bool,
     mmu_index: usize,
     csr: Csrs,
     tlb: Tlb,
@@ -160,6 +201,8 @@ pub struct Hart {
     epoch: Instant,
     hart_id: u64,
     stats: HartStats,
+    /// NACL state when the guest hypervisor is offered NACL.
+    nacl: Option<nacl::NaclState>,
 }
 
 impl Hart {
@@ -170,10 +213,19 @@ impl Hart {
             f: [0; 32],
             pc: 0,
             privilege: Privilege::Supervisor,
+            virt: false,
+            hypervisor: config.hypervisor,
             mmu_index: 1,
             csr: Csrs {
                 sstatus: status::UXL_64,
                 stimecmp: u64::MAX,
+                vsstatus: status::UXL_64,
+                vstimecmp: u64::MAX,
+                hstatus: if config.hypervisor {
+                    crate::csr::hstatus::VSXL_64
+                } else {
+                    0
+                },
                 ..Csrs::default()
             },
             tlb: Tlb::default(),
@@ -188,6 +240,10 @@ impl Hart {
             epoch: config.epoch,
             hart_id: config.hart_id,
             stats: HartStats::default(),
+            nacl: config
+                .nacl
+                .filter(|_| config.hypervisor)
+                .map(nacl::NaclState::new),
         }
     }
 
@@ -211,6 +267,8 @@ impl Hart {
             mmio: std::mem::take(&mut self.mmio),
             max_paging: self.max_paging,
             epoch: self.epoch,
+            hypervisor: self.hypervisor,
+            nacl: self.nacl.as_ref().map(|n| n.features()),
         });
         fresh.signals = signals;
         fresh.stats = self.stats;
@@ -252,6 +310,16 @@ impl Hart {
         self.privilege
     }
 
+    /// The virtualization mode: true while the hart runs a nested guest (VS/VU).
+    pub fn virtualized(&self) -> bool {
+        self.virt
+    }
+
+    /// NACL counters, if NACL is offered.
+    pub fn nacl_stats(&self) -> Option<nacl::NaclStats> {
+        self.nacl.as_ref().map(|n| n.stats)
+    }
+
     /// Counters about this hart.
     pub fn stats(&self) -> HartStats {
         self.stats
@@ -281,7 +349,7 @@ impl Hart {
         }
     }
 
-    /// Sets the timer compare value (SBI set_timer; same as writing stimecmp).
+    /// Sets the timer compare value (SBI set_timer from HS: same as writing stimecmp).
     pub fn set_timer(&mut self, deadline: u64) {
         self.csr.stimecmp = deadline;
     }
@@ -300,80 +368,5 @@ impl Hart {
         self.tlb.flush_all();
         self.icache.fence();
         self.stats.tlb_flushes += 1;
-    }
-
-    /// The MMU index of the current privilege and SUM: 0 U, 1 S, 2 S with SUM.
-    fn update_mmu_index(&mut self) {
-        self.mmu_index = match self.privilege {
-            Privilege::User => 0,
-            Privilege::Supervisor if self.csr.sstatus & status::SUM != 0 => 2,
-            Privilege::Supervisor => 1,
-        };
-    }
-
-    /// Takes a synchronous exception: trap entry into S-mode (spec 4.1.1, 4.1.2).
-    #[cold]
-    pub fn raise(&mut self, trap: Trap) {
-        self.stats.exceptions += 1;
-        self.enter_trap(trap.cause as u64, trap.tval, false);
-    }
-
-    /// Trap entry into S-mode with `cause` (without the interrupt bit).
-    fn enter_trap(&mut self, cause: u64, tval: u64, interrupt: bool) {
-        let s = &mut self.csr;
-        s.sepc = self.pc;
-        s.scause = cause | if interrupt { 1 << 63 } else { 0 };
-        s.stval = tval;
-        let spp = if self.privilege == Privilege::Supervisor {
-            status::SPP
-        } else {
-            0
-        };
-        let spie = if s.sstatus & status::SIE != 0 {
-            status::SPIE
-        } else {
-            0
-        };
-        s.sstatus = (s.sstatus & !(status::SPP | status::SPIE | status::SIE)) | spp | spie;
-        let base = s.stvec & !3;
-        self.pc = if interrupt && s.stvec & 3 == 1 {
-            base + 4 * cause
-        } else {
-            base
-        };
-        self.privilege = Privilege::Supervisor;
-        self.reservation = None;
-        self.update_mmu_index();
-    }
-
-    /// SRET (spec 3.3.2): return to the privilege in SPP.
-    fn sret(&mut self) {
-        let s = &mut self.csr;
-        self.privilege = if s.sstatus & status::SPP != 0 {
-            Privilege::Supervisor
-        } else {
-            Privilege::User
-        };
-        let sie = if s.sstatus & status::SPIE != 0 {
-            status::SIE
-        } else {
-            0
-        };
-        s.sstatus = (s.sstatus & !(status::SIE | status::SPP)) | sie | status::SPIE;
-        self.pc = s.sepc;
-        self.reservation = None;
-        self.update_mmu_index();
-    }
-
-    /// The sip value: software bits plus the timer and external lines.
-    fn pending_interrupts(&self) -> u64 {
-        let mut pending = self.csr.sip & irq::SSIP;
-        if self.time() >= self.csr.stimecmp {
-            pending |= irq::STIP;
-        }
-        if self.signals.external_level() {
-            pending |= irq::SEIP;
-        }
-        pending
     }
 }

@@ -10,8 +10,15 @@
 /// Entries per access kind and MMU index (a power of two).
 pub const TLB_ENTRIES: usize = 256;
 
-/// MMU indices: U-mode, S-mode, S-mode with `sstatus.SUM` set.
-pub const MMU_INDICES: usize = 3;
+/// MMU indices: U, S, S with SUM (V=0), then VU, VS, VS with vsstatus.SUM (V=1).
+pub const MMU_INDICES: usize = 6;
+
+/// The MMU indices of V=0 (translated through satp).
+pub const HOST_INDICES: std::ops::Range<usize> = 0..3;
+
+/// The MMU indices of V=1 (translated through vsatp and hgatp): their entries are
+/// combined guest-virtual to host translations.
+pub const GUEST_INDICES: std::ops::Range<usize> = 3..6;
 
 /// A tag no aligned access can match.
 const INVALID_TAG: u64 = u64::MAX;
@@ -91,18 +98,23 @@ impl Tlb {
 
     /// Drops every translation.
     pub fn flush_all(&mut self) {
+        self.flush(0..MMU_INDICES);
+    }
+
+    /// Drops the translations of the MMU indices in `indices`.
+    pub fn flush(&mut self, indices: std::ops::Range<usize>) {
         for table in [&mut self.load, &mut self.store] {
-            for index in table.iter_mut() {
+            for index in &mut table[indices.clone()] {
                 index.fill(TlbEntry::EMPTY);
             }
         }
     }
 
-    /// Drops the translations of the page of `vaddr` in every MMU index.
-    pub fn flush_page(&mut self, vaddr: u64) {
+    /// Drops the translations of the page of `vaddr` in the MMU indices `indices`.
+    pub fn flush_page(&mut self, indices: std::ops::Range<usize>, vaddr: u64) {
         let page = vaddr & !0xFFF;
         for table in [&mut self.load, &mut self.store] {
-            for index in table.iter_mut() {
+            for index in &mut table[indices.clone()] {
                 let entry = &mut index[slot(vaddr)];
                 if entry.tag == page {
                     *entry = TlbEntry::EMPTY;

@@ -3,6 +3,8 @@
 //! same code whichever backend produced them (after Cloud Hypervisor's `hypervisor`
 //! crate).
 
+#[cfg(target_os = "linux")]
+pub mod kvm;
 pub mod soft;
 
 use std::sync::Arc;
@@ -66,12 +68,54 @@ unsafe impl Send for MemoryRegion {}
 unsafe impl Sync for MemoryRegion {}
 
 /// What the VM is built with.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct VmSetup {
     /// Number of vCPUs.
     pub vcpu_count: u32,
     /// Guest-physical windows of the VMM's MMIO devices.
     pub mmio_windows: Vec<(u64, u64)>,
+    /// Whether the guest is a hypervisor, and what NACL offers it.
+    pub nesting: Nesting,
+}
+
+/// Nested virtualization offered to the guest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nesting {
+    /// The harts implement the H extension (`machine-config.nested`).
+    pub hypervisor: bool,
+    /// The NACL features offered, when NACL is on (`machine-config.nacl`).
+    pub nacl: Option<nacl::Features>,
+}
+
+impl Nesting {
+    /// The nesting a machine config asks for: the H extension when `nested` is set,
+    /// and NACL with the listed features (all four by default) unless disabled.
+    pub fn from_config(machine: &crate::config::MachineConfig) -> Nesting {
+        use crate::config::NaclFeature;
+        if !machine.nested {
+            return Nesting::default();
+        }
+        let nacl = match &machine.nacl {
+            None => Some(nacl::Features::all()),
+            Some(config) if !config.enabled => None,
+            Some(config) => Some(
+                config
+                    .features
+                    .iter()
+                    .map(|feature| match feature {
+                        NaclFeature::SyncCsr => nacl::Feature::SyncCsr,
+                        NaclFeature::SyncHfence => nacl::Feature::SyncHfence,
+                        NaclFeature::SyncSret => nacl::Feature::SyncSret,
+                        NaclFeature::AutoswapCsr => nacl::Feature::AutoswapCsr,
+                    })
+                    .collect(),
+            ),
+        };
+        Nesting {
+            hypervisor: true,
+            nacl,
+        }
+    }
 }
 
 /// An SBI call a vCPU made that the VMM must answer.
@@ -126,6 +170,19 @@ pub trait VcpuSignals: Send + Sync {
 pub struct VcpuCounters {
     /// Guest instructions executed (soft backend).
     pub instructions: u64,
+    /// Entries into the nested guest (V=1) by SRET or NACL sync_sret.
+    pub guest_entries: u64,
+    /// Exits from the nested guest (traps from V=1 into the guest hypervisor).
+    pub guest_exits: u64,
+    /// H/VS CSR accesses by the guest hypervisor (each a trap to the L0 on
+    /// hardware that runs the guest hypervisor in VS-mode).
+    pub h_csr_accesses: u64,
+    /// HFENCE instructions and NACL HFENCE entries applied.
+    pub hfences: u64,
+    /// HLV/HLVX/HSV executed.
+    pub hypervisor_loads_stores: u64,
+    /// NACL statistics, when NACL is offered.
+    pub nacl: Option<nacl::NaclStats>,
     /// Exceptions delivered to the guest (soft backend).
     pub exceptions: u64,
     /// Interrupts delivered to the guest (soft backend).
@@ -159,6 +216,11 @@ pub trait Vcpu: Send {
     fn signals(&self) -> Arc<dyn VcpuSignals>;
     /// This vCPU's counters.
     fn counters(&self) -> VcpuCounters;
+    /// The NACL features this vCPU's guest hypervisor is offered, if any. NACL calls
+    /// are served inside the backend's `run()`; the VMM only answers probes.
+    fn nested_acceleration(&self) -> Option<nacl::Features> {
+        None
+    }
 }
 
 /// A virtual machine: guest memory plus vCPUs.
@@ -177,25 +239,43 @@ pub trait Hypervisor: Send + Sync {
     fn create_vm(&self, setup: &VmSetup) -> Result<Arc<dyn Vm>, HypervisorError>;
 }
 
-/// The hypervisor for a requested backend (`None` = auto: KVM where it can work,
-/// else the software hart).
+/// The hypervisor for a requested backend (`None` = auto: KVM where `/dev/kvm`
+/// opens on a riscv64 host, else the software hart). Asking for KVM where it cannot
+/// work is an [`HypervisorError::Unavailable`] whose reason says why in one line.
 pub fn new_hypervisor(kind: Option<BackendKind>) -> Result<Arc<dyn Hypervisor>, HypervisorError> {
     match kind {
-        Some(BackendKind::Soft) | None => Ok(Arc::new(soft::SoftHypervisor)),
-        Some(BackendKind::Kvm) => Err(HypervisorError::Unavailable {
+        Some(BackendKind::Soft) => Ok(Arc::new(soft::SoftHypervisor)),
+        Some(BackendKind::Kvm) => kvm_hypervisor().map_err(|reason| HypervisorError::Unavailable {
             backend: "kvm",
-            reason: kvm_unavailable_reason(),
+            reason,
+        }),
+        None => kvm_hypervisor().or_else(|reason| {
+            tracing::info!(%reason, "backend auto: using the soft backend");
+            Ok(Arc::new(soft::SoftHypervisor) as Arc<dyn Hypervisor>)
         }),
     }
 }
 
-fn kvm_unavailable_reason() -> String {
-    if cfg!(not(target_arch = "riscv64")) {
-        format!(
-            "the host is {}, KVM for RISC-V guests needs a riscv64 host; use \"soft\"",
-            std::env::consts::ARCH
-        )
-    } else {
-        "this build has no KVM support yet; use \"soft\"".to_string()
+/// The KVM hypervisor, or why there is none.
+fn kvm_hypervisor() -> Result<Arc<dyn Hypervisor>, String> {
+    #[cfg(all(target_os = "linux", target_arch = "riscv64"))]
+    {
+        kvm::KvmHypervisor::open()
+            .map(|h| Arc::new(h) as Arc<dyn Hypervisor>)
+            .map_err(|e| e.to_string())
     }
+    #[cfg(not(all(target_os = "linux", target_arch = "riscv64")))]
+    {
+        Err(kvm_unavailable_reason())
+    }
+}
+
+/// Why this build cannot use KVM (hosts other than riscv64 Linux).
+#[cfg(not(all(target_os = "linux", target_arch = "riscv64")))]
+fn kvm_unavailable_reason() -> String {
+    format!(
+        "the host is {} {}, KVM for RISC-V guests needs a riscv64 Linux host; use \"soft\"",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }

@@ -75,6 +75,8 @@ impl Vm for SoftVm {
             mmio: self.setup.mmio_windows.clone(),
             max_paging: PagingMode::Sv57,
             epoch: self.epoch,
+            hypervisor: self.setup.nesting.hypervisor,
+            nacl: self.setup.nesting.nacl,
         });
         let signals = Arc::new(SoftSignals(hart.signals()));
         Ok(Box::new(SoftVcpu { hart, signals }))
@@ -114,12 +116,26 @@ impl VcpuSignals for SoftSignals {
 
 impl Vcpu for SoftVcpu {
     fn run(&mut self) -> Result<VcpuExit, HypervisorError> {
-        Ok(match self.hart.run() {
-            Exit::Sbi(call) => VcpuExit::Sbi(call),
-            Exit::MmioRead { addr, len } => VcpuExit::MmioRead { addr, len },
-            Exit::MmioWrite { addr, len, data } => VcpuExit::MmioWrite { addr, len, data },
-            Exit::Kicked => VcpuExit::Interrupted,
-        })
+        loop {
+            return Ok(match self.hart.run() {
+                Exit::Sbi(call) if call.extension == nacl::EXTENSION_ID => {
+                    // NACL is served here, next to the hart's state, without a
+                    // round trip through the VMM's exit loop.
+                    match self.hart.nacl_call(call.function, call.args) {
+                        Some(nacl::Outcome::Return { error, value }) => {
+                            self.hart.complete_sbi(error, value)
+                        }
+                        Some(nacl::Outcome::Resumed) => {}
+                        None => self.hart.complete_sbi(nacl::error::NOT_SUPPORTED, 0),
+                    }
+                    continue;
+                }
+                Exit::Sbi(call) => VcpuExit::Sbi(call),
+                Exit::MmioRead { addr, len } => VcpuExit::MmioRead { addr, len },
+                Exit::MmioWrite { addr, len, data } => VcpuExit::MmioWrite { addr, len, data },
+                Exit::Kicked => VcpuExit::Interrupted,
+            });
+        }
     }
 
     fn reset(&mut self, pc: u64, opaque: u64) -> Result<(), HypervisorError> {
@@ -160,6 +176,16 @@ impl Vcpu for SoftVcpu {
             tlb_misses: s.tlb_misses,
             fetch_misses: s.fetch_misses,
             decodes: s.decodes,
+            guest_entries: s.guest_entries,
+            guest_exits: s.guest_exits,
+            h_csr_accesses: s.h_csr_accesses,
+            hfences: s.hfences,
+            hypervisor_loads_stores: s.hypervisor_loads_stores,
+            nacl: self.hart.nacl_stats(),
         }
+    }
+
+    fn nested_acceleration(&self) -> Option<nacl::Features> {
+        self.hart.nacl_features()
     }
 }

@@ -146,6 +146,10 @@ pub fn handle(
 ) -> SbiOutcome {
     let a = call.args;
     match call.extension {
+        ext::BASE if call.function == 3 && a[0] == nacl::EXTENSION_ID => SbiOutcome::Return {
+            error: error::SUCCESS,
+            value: u64::from(vcpu.nested_acceleration().is_some()),
+        },
         ext::BASE => base(call.function, a[0]),
         ext::TIME if call.function == 0 => {
             vcpu.set_timer(a[0]);

@@ -48,6 +48,8 @@ impl TestMachine {
             mmio: vec![(UART_BASE, UART_SIZE)],
             max_paging: PagingMode::Sv57,
             epoch: Instant::now(),
+            hypervisor: true,
+            nacl: None,
         });
         hart.reset(RAM_BASE, 0);
         TestMachine {
