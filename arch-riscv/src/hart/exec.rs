@@ -156,7 +156,14 @@ impl Hart {
     fn stopped(&mut self, stop: Stop, op: &Op) -> Flow {
         let op = *op;
         match stop {
-            Stop::Trap(trap) => {
+            Stop::Trap(mut trap) => {
+                let guest_page_fault = matches!(
+                    trap.cause,
+                    Cause::LoadGuestPageFault | Cause::StoreGuestPageFault
+                );
+                if guest_page_fault && trap.tinst == 0 {
+                    trap.tinst = super::tinst::transformed(&op);
+                }
                 self.raise(trap);
                 Flow::Refetch
             }

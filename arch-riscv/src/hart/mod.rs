@@ -16,6 +16,7 @@ pub mod mmu;
 pub mod nested;
 pub mod ram;
 pub mod signals;
+pub mod tinst;
 pub mod tlb;
 pub mod transition;
 pub mod trap;

@@ -6,6 +6,7 @@
 mod alu;
 mod atomics;
 mod fp;
+mod hypervisor;
 mod icache;
 mod interrupts;
 mod paging;
@@ -34,6 +35,15 @@ pub struct TestMachine {
 impl TestMachine {
     /// A machine whose RAM holds `program` at [`RAM_BASE`], the hart at its start.
     pub fn new(program: &Assembler) -> TestMachine {
+        TestMachine::build(program, true)
+    }
+
+    /// The same, for a hart without the H extension.
+    pub fn new_without_h(program: &Assembler) -> TestMachine {
+        TestMachine::build(program, false)
+    }
+
+    fn build(program: &Assembler, hypervisor: bool) -> TestMachine {
         let layout = Layout::from_size_align(RAM_SIZE as usize, 4096).expect("layout");
         // SAFETY: the layout has a non-zero size.
         let host = unsafe { alloc_zeroed(layout) };
@@ -48,7 +58,7 @@ impl TestMachine {
             mmio: vec![(UART_BASE, UART_SIZE)],
             max_paging: PagingMode::Sv57,
             epoch: Instant::now(),
-            hypervisor: true,
+            hypervisor,
             nacl: None,
         });
         hart.reset(RAM_BASE, 0);
