@@ -403,7 +403,11 @@ impl Hart {
             Sret => match self.system_guard(op, hstatus::VTSR) {
                 Some(flow) => flow,
                 None => {
+                    let was_virt = self.virt;
                     self.sret();
+                    if self.virt && !was_virt {
+                        self.stats.sret_to_guest += 1;
+                    }
                     Flow::EndSlice
                 }
             },
@@ -450,6 +454,7 @@ impl Hart {
                             range: Some((a, 1)),
                         }
                     };
+                    self.stats.hfences += 1;
                     self.apply_hfence(fence);
                     self.pc = next_pc;
                     Flow::Refetch

@@ -125,8 +125,10 @@ pub struct HartStats {
     /// H/VS CSR accesses in HS-mode: each traps to the L0 on a host that runs this
     /// guest hypervisor in VS-mode.
     pub h_csr_accesses: u64,
-    /// HFENCE.VVMA/GVMA executed.
+    /// HFENCE.VVMA/GVMA instructions executed.
     pub hfences: u64,
+    /// SRET instructions that entered V=1 (NACL's sync_sret not included).
+    pub sret_to_guest: u64,
     /// HLV/HLVX/HSV executed.
     pub hypervisor_loads_stores: u64,
 }

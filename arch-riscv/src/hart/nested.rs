@@ -48,7 +48,6 @@ impl Hart {
     /// Applies an HFENCE. Combined translations are not tagged by VMID or ASID, so
     /// a fence drops all of them, or only the pages of a small guest-virtual range.
     pub(super) fn apply_hfence(&mut self, fence: Hfence) {
-        self.stats.hfences += 1;
         match fence {
             Hfence::Vvma {
                 range: Some((start, size)),

@@ -170,6 +170,11 @@ pub trait VcpuSignals: Send + Sync {
 pub struct VcpuCounters {
     /// Guest instructions executed (soft backend).
     pub instructions: u64,
+    /// Exits to the VMM: every return of the hart to the VMM, including the SBI
+    /// calls (NACL among them) the backend serves itself.
+    pub exits: u64,
+    /// SBI calls (ECALLs from HS-mode), including NACL calls.
+    pub sbi_calls: u64,
     /// Entries into the nested guest (V=1) by SRET or NACL sync_sret.
     pub guest_entries: u64,
     /// Exits from the nested guest (traps from V=1 into the guest hypervisor).
@@ -177,8 +182,10 @@ pub struct VcpuCounters {
     /// H/VS CSR accesses by the guest hypervisor (each a trap to the L0 on
     /// hardware that runs the guest hypervisor in VS-mode).
     pub h_csr_accesses: u64,
-    /// HFENCE instructions and NACL HFENCE entries applied.
+    /// HFENCE instructions executed by the guest hypervisor.
     pub hfences: u64,
+    /// SRET instructions that entered the nested guest (not NACL's sync_sret).
+    pub sret_to_guest: u64,
     /// HLV/HLVX/HSV executed.
     pub hypervisor_loads_stores: u64,
     /// NACL statistics, when NACL is offered.

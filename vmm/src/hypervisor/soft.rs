@@ -79,7 +79,12 @@ impl Vm for SoftVm {
             nacl: self.setup.nesting.nacl,
         });
         let signals = Arc::new(SoftSignals(hart.signals()));
-        Ok(Box::new(SoftVcpu { hart, signals }))
+        Ok(Box::new(SoftVcpu {
+            hart,
+            signals,
+            exits: 0,
+            sbi_calls: 0,
+        }))
     }
 }
 
@@ -87,6 +92,9 @@ impl Vm for SoftVm {
 struct SoftVcpu {
     hart: Hart,
     signals: Arc<SoftSignals>,
+    /// Returns of the hart to the VMM, and SBI calls among them.
+    exits: u64,
+    sbi_calls: u64,
 }
 
 /// [`VcpuSignals`] over the hart's own signal block.
@@ -117,7 +125,12 @@ impl VcpuSignals for SoftSignals {
 impl Vcpu for SoftVcpu {
     fn run(&mut self) -> Result<VcpuExit, HypervisorError> {
         loop {
-            return Ok(match self.hart.run() {
+            let exit = self.hart.run();
+            self.exits += 1;
+            if matches!(exit, Exit::Sbi(_)) {
+                self.sbi_calls += 1;
+            }
+            return Ok(match exit {
                 Exit::Sbi(call) if call.extension == nacl::EXTENSION_ID => {
                     // NACL is served here, next to the hart's state, without a
                     // round trip through the VMM's exit loop.
@@ -171,6 +184,8 @@ impl Vcpu for SoftVcpu {
         let s = self.hart.stats();
         VcpuCounters {
             instructions: s.instructions,
+            exits: self.exits,
+            sbi_calls: self.sbi_calls,
             exceptions: s.exceptions,
             interrupts: s.interrupts,
             tlb_misses: s.tlb_misses,
@@ -180,6 +195,7 @@ impl Vcpu for SoftVcpu {
             guest_exits: s.guest_exits,
             h_csr_accesses: s.h_csr_accesses,
             hfences: s.hfences,
+            sret_to_guest: s.sret_to_guest,
             hypervisor_loads_stores: s.hypervisor_loads_stores,
             nacl: self.hart.nacl_stats(),
         }
@@ -187,5 +203,106 @@ impl Vcpu for SoftVcpu {
 
     fn nested_acceleration(&self) -> Option<nacl::Features> {
         self.hart.nacl_features()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arch_riscv::isa::encode::Assembler;
+    use arch_riscv::isa::encode::reg::*;
+    use arch_riscv::layout::RAM_BASE;
+
+    use super::*;
+    use crate::hypervisor::{Nesting, SbiCall};
+    use crate::memory::GuestMemory;
+
+    const SHMEM: u64 = RAM_BASE + 0x10_0000;
+    const DONE: u64 = 0x0A00_0000;
+
+    /// Emits a NACL call `function(a0, a1, a2)` and keeps its error in `save`.
+    fn nacl_call(p: &mut Assembler, function: u64, args: [u64; 3], save: u8) {
+        p.li(A7, nacl::EXTENSION_ID).li(A6, function);
+        p.li(A0, args[0])
+            .li(A1, args[1])
+            .li(A2, args[2])
+            .ecall()
+            .mv(save, A0);
+    }
+
+    /// Runs `program` on one soft vCPU of a nested VM until it calls extension DONE.
+    fn run_until_done(program: &Assembler, nesting: Nesting) -> SbiCall {
+        let mut memory = GuestMemory::new(16).expect("memory");
+        // SAFETY: no vCPU exists yet.
+        let ram = unsafe { memory.as_mut_slice() };
+        let bytes = program.bytes();
+        ram[..bytes.len()].copy_from_slice(&bytes);
+        let vm = SoftHypervisor
+            .create_vm(&VmSetup {
+                vcpu_count: 1,
+                mmio_windows: Vec::new(),
+                nesting,
+            })
+            .expect("vm");
+        vm.add_memory_region(memory.region()).expect("region");
+        let mut vcpu = vm.create_vcpu(0).expect("vcpu");
+        vcpu.reset(RAM_BASE, 0).expect("reset");
+        for _ in 0..100 {
+            match vcpu.run().expect("run") {
+                VcpuExit::Sbi(call) if call.extension == DONE => return call,
+                VcpuExit::Sbi(_) => vcpu.set_sbi_return(-2, 0),
+                other => panic!("unexpected exit {other:?}"),
+            }
+        }
+        panic!("the program never finished");
+    }
+
+    #[test]
+    fn bad_nacl_usage_gets_spec_errors_and_the_vcpu_keeps_running() {
+        use nacl::{error, function};
+        let mut p = Assembler::new(RAM_BASE);
+        nacl_call(&mut p, function::SET_SHMEM, [0x1000, 0, 0], S2); // not RAM
+        nacl_call(&mut p, function::SET_SHMEM, [SHMEM + 8, 0, 0], S3); // misaligned
+        nacl_call(&mut p, function::SYNC_CSR, [0x600, 0, 0], S4); // no shmem yet
+        nacl_call(&mut p, function::SET_SHMEM, [SHMEM, 0, 0], S5);
+        // A corrupt HFENCE entry: pending, reserved type 9.
+        p.li(T0, SHMEM + 0x800)
+            .li(T1, (1 << 63) | (9 << 56))
+            .sd(T1, T0, 0);
+        nacl_call(&mut p, function::SYNC_HFENCE, [0, 0, 0], S6);
+        nacl_call(&mut p, function::SYNC_HFENCE, [60, 0, 0], S7);
+        p.mv(A0, S2)
+            .mv(A1, S3)
+            .mv(A2, S4)
+            .mv(A3, S5)
+            .mv(A4, S6)
+            .mv(A5, S7)
+            .li(A7, DONE)
+            .ecall();
+        let nesting = Nesting {
+            hypervisor: true,
+            nacl: Some(nacl::Features::all()),
+        };
+        let done = run_until_done(&p, nesting);
+        let errors = done.args.map(|e| e as i64);
+        assert_eq!(
+            errors,
+            [
+                error::INVALID_ADDRESS,
+                error::INVALID_PARAM,
+                error::NO_SHMEM,
+                error::SUCCESS,
+                error::INVALID_PARAM,
+                error::INVALID_PARAM
+            ]
+        );
+    }
+
+    #[test]
+    fn nacl_is_not_supported_without_nesting() {
+        let mut p = Assembler::new(RAM_BASE);
+        nacl_call(&mut p, nacl::function::PROBE_FEATURE, [0, 0, 0], S2);
+        p.mv(A0, S2).li(A7, DONE).ecall();
+        let done = run_until_done(&p, Nesting::default());
+        assert_eq!(done.args[0] as i64, nacl::error::NOT_SUPPORTED);
     }
 }
