@@ -113,12 +113,21 @@ fn program(
     hs_setup: impl FnOnce(&mut Assembler),
     guest: impl FnOnce(&mut Assembler, Label),
 ) -> Assembler {
+    program_with(HGATP, hs_setup, guest)
+}
+
+/// [`program`] with another hgatp.
+fn program_with(
+    hgatp: u64,
+    hs_setup: impl FnOnce(&mut Assembler),
+    guest: impl FnOnce(&mut Assembler, Label),
+) -> Assembler {
     let mut p = Assembler::new(RAM_BASE);
     let hs_handler = p.label();
     let guest_entry = p.label();
     let vs_handler = p.label();
     p.la(T0, hs_handler).csrw(csr::STVEC, T0);
-    p.li(T0, HGATP)
+    p.li(T0, hgatp)
         .csrw(csr::HGATP, T0)
         .li(T0, VSATP)
         .csrw(csr::VSATP, T0);
@@ -575,4 +584,29 @@ fn hgatp_keeps_fourteen_vmid_bits_and_ignores_unsupported_modes() {
         (8 << 60) | (0x3FFF << 44),
         "mode 7 is not a G-stage mode"
     );
+}
+
+#[test]
+fn sv48x4_and_sv57x4_g_stages_translate_through_every_level() {
+    for (mode, levels) in [(9u64, 4u32), (10, 5)] {
+        let hgatp = (mode << 60) | (G_ROOT >> 12);
+        let p = program_with(hgatp, |_| {}, |p, _| {
+            p.li(A1, GVA + 0x18).ld(A0, A1, 0);
+        });
+        let mut m = TestMachine::new(&p);
+        let mut g = Tables { root: G_ROOT, levels, extra: 2, next: G_ROOT + 0x4000 };
+        // RAM as 2 MiB pages, and the data page as a 4 KiB page at a high GPA.
+        for offset in (0..RAM_SIZE).step_by(0x20_0000) {
+            g.map(&m, RAM_BASE + offset, RAM_BASE + offset, LEAF | PTE_R | PTE_W | PTE_X | PTE_U, 1);
+        }
+        // A non-zero index at the top level, still a GPA a VS-stage PTE can hold.
+        let high_gpa = 3 << (12 + 9 * (levels - 1));
+        g.map(&m, high_gpa, DATA, LEAF | PTE_R | PTE_U, 0);
+        let mut vs = vs_stage(&m);
+        vs.map(&m, GVA, high_gpa, LEAF | PTE_R, 0);
+        m.write64(DATA + 0x18, 0x5757 + mode);
+        m.run_to_ecall();
+        assert_eq!(hs_cause(&m), 10, "mode {mode}: reached the closing ECALL");
+        assert_eq!(m.hart.reg(A0 as usize), 0x5757 + mode);
+    }
 }
