@@ -193,6 +193,20 @@ impl NaclState {
         }
     }
 
+    /// The guest hypervisor wrote H/VS CSR `csr` directly (an instruction, not the
+    /// CSR space): its word takes the new value even if it is marked dirty (a later
+    /// sync then applies that same value, not an older one), and the other clean
+    /// words are refreshed.
+    pub fn csr_written(&mut self, hart: &mut dyn NestedHart, csr: u16) {
+        let Some(shmem) = self.shmem else {
+            return;
+        };
+        if let Some(value) = hart.read_h_csr(csr) {
+            Self::write(hart, shmem, shmem::csr_word(csr), value);
+        }
+        self.refresh(hart);
+    }
+
     fn sync_all_hfences(&mut self, hart: &mut dyn NestedHart, shmem: u64) -> Outcome {
         let mut outcome = Outcome::ok(0);
         for index in 0..shmem::HFENCE_COUNT {
@@ -255,6 +269,21 @@ impl NaclState {
         let current = hart.read_h_csr(HSTATUS).unwrap_or(0);
         hart.write_h_csr(HSTATUS, stored);
         Self::write(hart, shmem, shmem::AUTOSWAP_HSTATUS, current);
+    }
+
+    /// The guest hypervisor is about to enter its guest with a plain SRET (not
+    /// sync_sret). Linux then has CSR writes queued in the CSR space (with
+    /// SYNC_CSR) and HFENCE entries pending (whenever NACL is present) and relies on
+    /// the L0, which must intercept that SRET anyway, to apply them first. Applying
+    /// them here is what a trap-and-emulate L0 does at the trapped SRET.
+    pub fn before_guest_entry(&mut self, hart: &mut dyn NestedHart) {
+        let Some(shmem) = self.shmem else {
+            return;
+        };
+        if self.features.has(Feature::SyncCsr) {
+            self.sync_all_csrs(hart, shmem);
+        }
+        self.sync_all_hfences(hart, shmem);
     }
 
     /// The hart left the nested guest for HS-mode (a trap from V=1): swap hstatus

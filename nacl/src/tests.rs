@@ -474,3 +474,40 @@ fn without_autoswap_leaving_the_guest_only_refreshes() {
     assert_eq!(hart.csrs[&HSTATUS], 0x80);
     assert_eq!(hart.word(shmem::csr_word(HSTATUS)), 0x80);
 }
+
+#[test]
+fn a_direct_write_replaces_a_stale_dirty_word() {
+    let (mut state, mut hart) = ready();
+    hart.guest_writes_csr(HSTATUS, 0x111); // queued, never synced
+    hart.csrs.insert(HSTATUS, 0x222); // then written with csrw
+    state.csr_written(&mut hart, HSTATUS);
+    assert_eq!(hart.word(shmem::csr_word(HSTATUS)), 0x222);
+    assert_eq!(
+        call(&mut state, &mut hart, function::SYNC_CSR, &[u64::MAX]),
+        ret(0, 0)
+    );
+    assert_eq!(
+        hart.csrs[&HSTATUS], 0x222,
+        "the later sync must not bring back 0x111"
+    );
+}
+
+#[test]
+fn a_plain_sret_into_the_guest_applies_queued_csrs_and_hfences_first() {
+    let mut state = NaclState::new(Features::from_iter([Feature::SyncCsr]));
+    let mut hart = Mock::default();
+    call(&mut state, &mut hart, function::SET_SHMEM, &[SHMEM, 0, 0]);
+    hart.log.clear();
+    hart.guest_writes_csr(HGATP, 0x77);
+    put_hfence(&mut hart, 3, cfg(1, 0, 0, 0), 0, 0);
+    state.before_guest_entry(&mut hart);
+    let gvma_all = format!(
+        "{:?}",
+        Hfence::Gvma {
+            vmid: None,
+            range: None
+        }
+    );
+    assert_eq!(hart.log, ["csr 0x680=0x77".to_string(), gvma_all]);
+    assert!(!hart.dirty(HGATP));
+}

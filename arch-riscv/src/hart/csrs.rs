@@ -216,7 +216,7 @@ impl Hart {
             self.csr_write(target, new);
             if hypervisor_csr {
                 // The NACL CSR space must show every H/VS CSR's current value.
-                self.nacl_refresh();
+                self.nacl_csr_written(target);
             }
         }
         self.x[(op.rd & 63) as usize] = old;

@@ -404,6 +404,9 @@ impl Hart {
                 Some(flow) => flow,
                 None => {
                     let was_virt = self.virt;
+                    if !was_virt && self.csr.hstatus & hstatus::SPV != 0 {
+                        self.nacl_before_guest_entry();
+                    }
                     self.sret();
                     if self.virt && !was_virt {
                         self.stats.sret_to_guest += 1;

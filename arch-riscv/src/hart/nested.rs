@@ -37,10 +37,18 @@ impl Hart {
         }
     }
 
-    /// After an H/VS CSR changed outside NACL: refresh the CSR space.
-    pub(super) fn nacl_refresh(&mut self) {
+    /// Before a plain SRET from HS into V=1: apply what the guest hypervisor queued.
+    pub(super) fn nacl_before_guest_entry(&mut self) {
         if let Some(mut state) = self.nacl.take() {
-            state.refresh(self);
+            state.before_guest_entry(self);
+            self.nacl = Some(state);
+        }
+    }
+
+    /// After a CSR instruction wrote H/VS CSR `csr`: bring the CSR space up to date.
+    pub(super) fn nacl_csr_written(&mut self, csr: u16) {
+        if let Some(mut state) = self.nacl.take() {
+            state.csr_written(self, csr);
             self.nacl = Some(state);
         }
     }

@@ -590,14 +590,29 @@ fn hgatp_keeps_fourteen_vmid_bits_and_ignores_unsupported_modes() {
 fn sv48x4_and_sv57x4_g_stages_translate_through_every_level() {
     for (mode, levels) in [(9u64, 4u32), (10, 5)] {
         let hgatp = (mode << 60) | (G_ROOT >> 12);
-        let p = program_with(hgatp, |_| {}, |p, _| {
-            p.li(A1, GVA + 0x18).ld(A0, A1, 0);
-        });
+        let p = program_with(
+            hgatp,
+            |_| {},
+            |p, _| {
+                p.li(A1, GVA + 0x18).ld(A0, A1, 0);
+            },
+        );
         let mut m = TestMachine::new(&p);
-        let mut g = Tables { root: G_ROOT, levels, extra: 2, next: G_ROOT + 0x4000 };
+        let mut g = Tables {
+            root: G_ROOT,
+            levels,
+            extra: 2,
+            next: G_ROOT + 0x4000,
+        };
         // RAM as 2 MiB pages, and the data page as a 4 KiB page at a high GPA.
         for offset in (0..RAM_SIZE).step_by(0x20_0000) {
-            g.map(&m, RAM_BASE + offset, RAM_BASE + offset, LEAF | PTE_R | PTE_W | PTE_X | PTE_U, 1);
+            g.map(
+                &m,
+                RAM_BASE + offset,
+                RAM_BASE + offset,
+                LEAF | PTE_R | PTE_W | PTE_X | PTE_U,
+                1,
+            );
         }
         // A non-zero index at the top level, still a GPA a VS-stage PTE can hold.
         let high_gpa = 3 << (12 + 9 * (levels - 1));
