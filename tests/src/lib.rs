@@ -84,44 +84,7 @@ fn serde_like_json(dir: &Path, vcpus: u32, mem_mib: u32, extra_args: &str) -> St
 
 /// Runs `rvnest --config-file config`, killing it after `limit`.
 pub fn run_vm(config: &Path, limit: Duration) -> RunResult {
-    let start = Instant::now();
-    let mut child = Command::new(rvnest_binary())
-        .arg("--config-file")
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rvnest");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stdout.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stderr.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status.code();
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    RunResult {
-        code,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
-    }
+    run_vm_with_args(config, &[], limit)
 }
 
 /// The assets of the KVM-in-QEMU test made by `resources/kvm-host/build-l1.sh`:
@@ -391,12 +354,13 @@ impl ApiProcess {
             .clone()
     }
 
-    /// Waits until the guest prints `marker`; panics with the output after `limit`.
-    pub fn wait_for_output(&self, marker: &str, limit: Duration) {
+    /// Waits until the guest prints `marker`; panics with the output after `limit`
+    /// or if rvnest ends first.
+    pub fn wait_for_output(&mut self, marker: &str, limit: Duration) {
         let start = Instant::now();
         while !self.stdout().contains(marker) {
             assert!(
-                start.elapsed() < limit,
+                start.elapsed() < limit && self.is_running(),
                 "no {marker:?} after {limit:?}\nstdout:\n{}\nstderr:\n{}",
                 self.stdout(),
                 self.stderr()

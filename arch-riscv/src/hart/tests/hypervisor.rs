@@ -8,7 +8,7 @@
 //! scause in s2 and ECALLs; traps delegated to VS land on the guest's handler,
 //! which records vscause in s3 and ECALLs (from VS: a trap into HS, cause 10).
 
-use super::{RAM_SIZE, TestMachine};
+use super::{PageTables as Tables, RAM_SIZE, TestMachine};
 use crate::csr::{self, hstatus, irq, status};
 use crate::hart::mmu::*;
 use crate::isa::encode::reg::*;
@@ -24,46 +24,6 @@ const DATA: u64 = RAM_BASE + 0x30_0000;
 /// Guest virtual address of the data page.
 const GVA: u64 = 0x4000_0000;
 const LEAF: u64 = PTE_V | PTE_A | PTE_D;
-
-/// Page tables written from the test; `extra` is 2 for the G-stage's x4 root.
-struct Tables {
-    root: u64,
-    levels: u32,
-    extra: u32,
-    next: u64,
-}
-
-impl Tables {
-    fn map(&mut self, m: &TestMachine, va: u64, pa: u64, flags: u64, leaf_level: u32) -> u64 {
-        let mut table = self.root;
-        for level in (leaf_level + 1..self.levels).rev() {
-            let bits = if level == self.levels - 1 {
-                9 + self.extra
-            } else {
-                9
-            };
-            let slot = table + ((va >> (12 + 9 * level)) & ((1 << bits) - 1)) * 8;
-            let pte = m.read64(slot);
-            table = if pte & PTE_V == 0 {
-                let new = self.next;
-                self.next += 0x1000;
-                assert!(new < RAM_BASE + RAM_SIZE);
-                m.write64(slot, (new >> 12) << 10 | PTE_V);
-                new
-            } else {
-                (pte >> 10) << 12
-            };
-        }
-        let bits = if leaf_level == self.levels - 1 {
-            9 + self.extra
-        } else {
-            9
-        };
-        let slot = table + ((va >> (12 + 9 * leaf_level)) & ((1 << bits) - 1)) * 8;
-        m.write64(slot, (pa >> 12) << 10 | flags);
-        slot
-    }
-}
 
 /// The G-stage (Sv39x4): all of RAM with one gigapage, user RWX.
 fn g_stage(m: &TestMachine) -> Tables {

@@ -110,3 +110,57 @@ pub fn run(build: impl FnOnce(&mut Assembler)) -> TestMachine {
     machine.run_to_ecall();
     machine
 }
+
+/// Page tables written by a test straight into guest RAM: a bump allocator for table
+/// pages after `root`, `levels` levels, and `extra` more index bits at the root (2 for
+/// the G-stage's x4 modes).
+pub struct PageTables {
+    pub root: u64,
+    pub levels: u32,
+    pub extra: u32,
+    next: u64,
+}
+
+impl PageTables {
+    /// Tables rooted at `root`; new table pages follow the root.
+    pub fn new(root: u64, levels: u32, extra: u32) -> PageTables {
+        let root_size = 0x1000 << extra;
+        PageTables {
+            root,
+            levels,
+            extra,
+            next: root + root_size,
+        }
+    }
+
+    /// Maps `va` to `pa` with a leaf at `leaf_level` (0 = 4 KiB); returns the
+    /// leaf's address.
+    pub fn map(&mut self, m: &TestMachine, va: u64, pa: u64, flags: u64, leaf_level: u32) -> u64 {
+        use super::mmu::PTE_V;
+        let index = |level: u32, va: u64| {
+            let bits = if level == self.levels - 1 {
+                9 + self.extra
+            } else {
+                9
+            };
+            (va >> (12 + 9 * level)) & ((1 << bits) - 1)
+        };
+        let mut table = self.root;
+        for level in (leaf_level + 1..self.levels).rev() {
+            let slot = table + index(level, va) * 8;
+            let pte = m.read64(slot);
+            table = if pte & PTE_V == 0 {
+                let new = self.next;
+                self.next += 0x1000;
+                assert!(new < RAM_BASE + RAM_SIZE);
+                m.write64(slot, (new >> 12) << 10 | PTE_V);
+                new
+            } else {
+                (pte >> 10) << 12
+            };
+        }
+        let slot = table + index(leaf_level, va) * 8;
+        m.write64(slot, (pa >> 12) << 10 | flags);
+        slot
+    }
+}

@@ -1,7 +1,7 @@
 //! Page-table walks: Sv39/48/57 with superpages, A/D updates, and the permission
 //! and format faults of privileged spec 10.3.2.
 
-use super::{RAM_SIZE, TestMachine};
+use super::{PageTables, RAM_SIZE, TestMachine};
 use crate::csr;
 use crate::hart::mmu::*;
 use crate::isa::encode::Assembler;
@@ -13,22 +13,16 @@ const DATA: u64 = RAM_BASE + 0x30_0000;
 const VA: u64 = 0x4000_0000;
 const LEAF: u64 = PTE_V | PTE_A | PTE_D;
 
-/// Page tables built from the test, in the machine's RAM.
-struct Tables {
-    levels: u32,
-    next: u64,
-}
+/// Page tables of `levels` levels rooted at ROOT.
+struct Tables(PageTables);
 
 impl Tables {
     fn new(levels: u32) -> Tables {
-        Tables {
-            levels,
-            next: ROOT + 0x1000,
-        }
+        Tables(PageTables::new(ROOT, levels, 0))
     }
 
     fn satp(&self) -> u64 {
-        let mode = match self.levels {
+        let mode = match self.0.levels {
             3 => csr::satp::MODE_SV39,
             4 => csr::satp::MODE_SV48,
             _ => csr::satp::MODE_SV57,
@@ -36,25 +30,8 @@ impl Tables {
         (mode << 60) | (ROOT >> 12)
     }
 
-    /// Maps `va` to `pa` with a leaf at `leaf_level` (0 = 4 KiB).
     fn map(&mut self, m: &TestMachine, va: u64, pa: u64, flags: u64, leaf_level: u32) -> u64 {
-        let mut table = ROOT;
-        for level in (leaf_level + 1..self.levels).rev() {
-            let slot = table + ((va >> (12 + 9 * level)) & 0x1FF) * 8;
-            let pte = m.read64(slot);
-            table = if pte & PTE_V == 0 {
-                let new = self.next;
-                self.next += 0x1000;
-                assert!(new < RAM_BASE + RAM_SIZE);
-                m.write64(slot, (new >> 12) << 10 | PTE_V);
-                new
-            } else {
-                (pte >> 10) << 12
-            };
-        }
-        let slot = table + ((va >> (12 + 9 * leaf_level)) & 0x1FF) * 8;
-        m.write64(slot, (pa >> 12) << 10 | flags);
-        slot
+        self.0.map(m, va, pa, flags, leaf_level)
     }
 
     /// Identity-maps RAM with 2 MiB pages, supervisor RWX.
