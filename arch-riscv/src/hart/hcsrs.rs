@@ -105,9 +105,11 @@ impl Hart {
             csr::HGATP => {
                 let legal = PagingMode::from_satp_mode(value >> hgatp::MODE_SHIFT)
                     .is_some_and(|m| m.levels() <= max_levels);
-                if legal {
-                    s.hgatp =
-                        value & (0xF << hgatp::MODE_SHIFT | hgatp::VMID_MASK | hgatp::PPN_MASK);
+                let new = value & (0xF << hgatp::MODE_SHIFT | hgatp::VMID_MASK | hgatp::PPN_MASK);
+                // Rewriting the same value (NACL syncs do, at every world switch)
+                // keeps the combined translations.
+                if legal && new != s.hgatp {
+                    s.hgatp = new;
                     self.flush_guest_translations();
                 }
             }
@@ -136,8 +138,9 @@ impl Hart {
             csr::VSATP => {
                 let legal = PagingMode::from_satp_mode(value >> csr::satp::MODE_SHIFT)
                     .is_some_and(|m| m.levels() <= max_levels);
-                if legal {
-                    s.vsatp = value & !csr::satp::ASID_MASK;
+                let new = value & !csr::satp::ASID_MASK;
+                if legal && new != s.vsatp {
+                    s.vsatp = new;
                     self.flush_guest_translations();
                 }
             }
