@@ -20,7 +20,8 @@ PKGS=(
 )
 
 if [[ "${1:-}" == "--with-cross" ]]; then
-    PKGS+=(gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross)
+    PKGS+=(gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
+        file) # `file` checks that the riscv64 rvnest is static (resources/kvm-host/)
 fi
 
 missing=()

@@ -11,7 +11,9 @@ const LIMIT: Duration = Duration::from_secs(600);
 /// Boots one hart with `nested: true` and the given `nacl` section (JSON or none).
 fn boot_nested(name: &str, nacl: Option<&str>) -> RunResult {
     let dir = guest_dir();
-    let nacl = nacl.map(|n| format!(r#", "nacl": {n}"#)).unwrap_or_default();
+    let nacl = nacl
+        .map(|n| format!(r#", "nacl": {n}"#))
+        .unwrap_or_default();
     let json = format!(
         r#"{{
   "boot-source": {{
@@ -24,7 +26,8 @@ fn boot_nested(name: &str, nacl: Option<&str>) -> RunResult {
         kernel = dir.join("Image").display(),
         initrd = dir.join("initramfs.cpio.gz").display(),
     );
-    let path: PathBuf = std::env::temp_dir().join(format!("rvnest-nested-{}-{name}.json", std::process::id()));
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("rvnest-nested-{}-{name}.json", std::process::id()));
     std::fs::write(&path, json).expect("write config");
     let result = run_vm(&path, LIMIT);
     let _ = std::fs::remove_file(path);
@@ -35,8 +38,14 @@ fn boot_nested(name: &str, nacl: Option<&str>) -> RunResult {
 fn nacl_line(r: &RunResult) -> Option<String> {
     let context = format!("stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
     assert_eq!(r.code, Some(0), "rvnest must exit 0\n{context}");
-    assert!(r.stdout.contains("kvm [") && r.stdout.contains("hypervisor extension available"), "{context}");
-    assert!(r.stdout.contains("RVNEST-KVM-LOADED"), "kvm.ko must load\n{context}");
+    assert!(
+        r.stdout.contains("kvm [") && r.stdout.contains("hypervisor extension available"),
+        "{context}"
+    );
+    assert!(
+        r.stdout.contains("RVNEST-KVM-LOADED"),
+        "kvm.ko must load\n{context}"
+    );
     assert!(r.stdout.contains("VMID 14 bits available"), "{context}");
     r.stdout
         .lines()
@@ -61,6 +70,12 @@ fn kvm_loads_without_nacl_when_it_is_disabled() {
 
 #[test]
 fn kvm_lists_exactly_the_offered_feature_subset() {
-    let r = boot_nested("subset", Some(r#"{"features": ["sync_csr", "sync_hfence"]}"#));
-    assert_eq!(nacl_line(&r).as_deref(), Some("using SBI nested acceleration with sync_csr, sync_hfence"));
+    let r = boot_nested(
+        "subset",
+        Some(r#"{"features": ["sync_csr", "sync_hfence"]}"#),
+    );
+    assert_eq!(
+        nacl_line(&r).as_deref(),
+        Some("using SBI nested acceleration with sync_csr, sync_hfence")
+    );
 }

@@ -12,6 +12,7 @@ use vmm_sys_util::eventfd::EventFd;
 use crate::hypervisor::VcpuSignals;
 use crate::memory::GuestMemory;
 use crate::sbi::{HartStates, SbiHost};
+use crate::vcpu_control::VcpuControl;
 
 /// How a VM ended, and the process exit code each maps to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,13 +25,15 @@ pub enum ExitStatus {
     Reboot,
     /// A fatal host-side error while running: exit code 2.
     Error(String),
+    /// The VM was stopped through the API (`Shutdown` action): exit code 0.
+    Stopped,
 }
 
 impl ExitStatus {
     /// The process exit code for this status.
     pub fn code(&self) -> i32 {
         match self {
-            ExitStatus::PowerOff => 0,
+            ExitStatus::PowerOff | ExitStatus::Stopped => 0,
             ExitStatus::Error(_) => 2,
             ExitStatus::Reboot => 3,
             ExitStatus::PowerOffFailure => 4,
@@ -62,6 +65,8 @@ pub struct Machine {
     pub hart_lines: Arc<HartLines>,
     /// Console input for SBI DBCN reads and legacy getchar.
     pub console_input: Mutex<std::collections::VecDeque<u8>>,
+    /// Pausing the vCPU threads and collecting their counters.
+    pub control: VcpuControl,
     exiting: AtomicBool,
     status: Mutex<Option<ExitStatus>>,
     exit_event: EventFd,
@@ -81,6 +86,7 @@ impl Machine {
             hart_states: HartStates::new(harts),
             hart_lines,
             console_input: Mutex::new(Default::default()),
+            control: VcpuControl::new(harts),
             exiting: AtomicBool::new(false),
             status: Mutex::new(None),
             exit_event: EventFd::new(libc::EFD_NONBLOCK)?,
@@ -123,10 +129,17 @@ impl Machine {
         self.exiting.load(Ordering::SeqCst)
     }
 
-    /// Makes every vCPU thread leave: stopped harts wake, running ones are kicked.
+    /// Makes every vCPU thread leave: stopped and paused harts wake, running ones
+    /// are kicked.
     pub fn stop_vcpus(&self) {
         self.exiting.store(true, Ordering::SeqCst);
         self.hart_states.close();
+        self.control.close();
+        self.kick_all();
+    }
+
+    /// Makes every running vCPU return from `run()` promptly.
+    pub fn kick_all(&self) {
         for hart in self.harts() {
             hart.kick();
         }

@@ -1,24 +1,46 @@
-//! `rvnest`: boots a RISC-V Linux guest from a Firecracker-style JSON config.
+//! `rvnest`: runs a RISC-V Linux guest from a Firecracker-style JSON config, or
+//! serves Firecracker's REST API on a Unix socket, or both.
 //!
-//! Exit codes: 0 the guest powered off; 1 the VM could not be built or started
-//! (bad config, unreadable files, backend unavailable); 2 a fatal host-side error
-//! while the guest ran; 3 the guest asked for a reboot (rvnest stops the VM, as
-//! Firecracker does; a kernel booted with `panic=-1` reboots on panic, so a guest
-//! panic ends here); 4 the guest shut down reporting a system failure.
+//! Exit codes: 0 the guest powered off, or the VM was shut down through the API;
+//! 1 the VM could not be built or started (bad config, unreadable files, backend
+//! unavailable, API socket unusable); 2 a fatal host-side error while the guest ran;
+//! 3 the guest asked for a reboot (rvnest stops the VM, as Firecracker does; a kernel
+//! booted with `panic=-1` reboots on panic, so a guest panic ends here); 4 the guest
+//! shut down reporting a system failure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use api::http::DEFAULT_MAX_BODY_LEN;
+use api::server::ServerOptions;
 use clap::Parser;
-use vmm::{config, machine, vm};
+use vmm::logger::Logger;
+use vmm::machine::ExitStatus;
+use vmm::runner::{self, RunOptions};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
 #[command(name = "rvnest", version, about = "A RISC-V virtual machine monitor")]
+#[command(group(
+    clap::ArgGroup::new("what")
+        .required(true)
+        .multiple(true)
+        .args(["config_file", "api_sock"])
+))]
 struct Args {
-    /// The VM's configuration (Firecracker's JSON format).
+    /// The VM's configuration (Firecracker's JSON format): boot it at once.
     #[arg(long, value_name = "FILE")]
-    config_file: PathBuf,
+    config_file: Option<PathBuf>,
+    /// Serve the REST API on this Unix socket (removed when rvnest exits).
+    #[arg(long, value_name = "PATH")]
+    api_sock: Option<PathBuf>,
+    /// The instance id reported by `GET /`.
+    #[arg(long, default_value = "anonymous-instance", value_name = "ID")]
+    id: String,
+    /// Largest API request body accepted, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_LEN, value_name = "BYTES")]
+    http_api_max_payload_size: usize,
     /// Log filter for rvnest's own messages on stderr (error, warn, info, debug, trace).
     #[arg(long, default_value = "warn", value_name = "LEVEL")]
     log_level: String,
@@ -26,23 +48,20 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-
-    let config = match config::VmConfig::from_file(&args.config_file) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("rvnest: {e}");
-            return ExitCode::from(1);
-        }
+    let logger = Logger::init(&args.log_level);
+    let options = RunOptions {
+        config_file: args.config_file,
+        api_sock: args.api_sock,
+        id: args.id,
+        server: ServerOptions {
+            max_body: args.http_api_max_payload_size,
+            idle_timeout: Duration::from_secs(30),
+            ..ServerOptions::default()
+        },
     };
-    match vm::run(&config) {
+    match runner::run(options, logger) {
         Ok(status) => {
-            if let machine::ExitStatus::Error(message) = &status {
+            if let ExitStatus::Error(message) = &status {
                 eprintln!("rvnest: {message}");
             }
             ExitCode::from(status.code() as u8)

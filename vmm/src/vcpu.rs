@@ -1,28 +1,103 @@
 //! A vCPU thread: waits for HSM to start its hart, runs it, and serves its exits
-//! (MMIO on the device bus, SBI) with the same code for every backend.
+//! (MMIO on the device bus, SBI) with the same code for every backend. Between exits
+//! it answers the VMM's requests (pause, counters) through [`crate::vcpu_control`].
 
 use std::sync::Arc;
 
+use api::types::{ExitCounters, SbiCounters, VcpuActivity};
+
 use crate::hypervisor::{Vcpu, VcpuExit};
 use crate::machine::{ExitStatus, Machine};
-use crate::sbi::{self, SbiOutcome};
+use crate::sbi::{self, SbiOutcome, ext};
+
+/// The SBI nested acceleration extension's id ("NACL").
+const EXT_NACL: u64 = 0x4E41_434C;
+
+/// What the VMM counts about one vCPU, on its own thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VcpuStats {
+    /// Exits from `run()`, by reason.
+    pub exits: ExitCounters,
+    /// SBI calls, by extension.
+    pub sbi: SbiCounters,
+}
+
+impl VcpuStats {
+    /// Counts one exit (and, for an SBI call, its extension).
+    pub fn count(&mut self, exit: &VcpuExit) {
+        let exits = &mut self.exits;
+        match exit {
+            VcpuExit::MmioRead { .. } => exits.mmio_read += 1,
+            VcpuExit::MmioWrite { .. } => exits.mmio_write += 1,
+            VcpuExit::Sbi(call) => {
+                exits.sbi += 1;
+                self.count_sbi(call.extension);
+            }
+            VcpuExit::Interrupted => exits.interrupted += 1,
+            VcpuExit::Shutdown => exits.shutdown += 1,
+            VcpuExit::Reset => exits.reset += 1,
+        }
+    }
+
+    fn count_sbi(&mut self, extension: u64) {
+        let sbi = &mut self.sbi;
+        let slot = match extension {
+            ext::BASE => &mut sbi.base,
+            ext::TIME => &mut sbi.time,
+            ext::IPI => &mut sbi.ipi,
+            ext::RFENCE => &mut sbi.rfence,
+            ext::HSM => &mut sbi.hsm,
+            ext::SRST => &mut sbi.srst,
+            ext::DBCN => &mut sbi.dbcn,
+            EXT_NACL => &mut sbi.nacl,
+            0x00..=0x0F => &mut sbi.legacy,
+            _ => &mut sbi.other,
+        };
+        *slot += 1;
+    }
+}
 
 /// Runs vCPU `id` until the VM ends; reports a VM-ending event to the machine.
 pub fn vcpu_thread(id: usize, mut vcpu: Box<dyn Vcpu>, machine: Arc<Machine>) {
-    let status = run(id, &mut *vcpu, &machine);
-    tracing::info!(hart = id, counters = ?vcpu.counters(), "vCPU finished");
+    let mut stats = VcpuStats::default();
+    let status = run(id, &mut *vcpu, &machine, &mut stats);
+    let counters = vcpu.counters();
+    tracing::info!(hart = id, ?counters, ?stats, "vCPU finished");
+    machine
+        .control
+        .set_activity(id, VcpuActivity::Exited, counters, stats);
     if let Some(status) = status {
         machine.request_exit(status);
     }
 }
 
-fn run(id: usize, vcpu: &mut dyn Vcpu, machine: &Machine) -> Option<ExitStatus> {
-    while let Some((pc, opaque)) = machine.hart_states.wait_for_start(id) {
-        tracing::debug!(hart = id, pc = format_args!("{pc:#x}"), "hart started");
-        if let Err(e) = vcpu.reset(pc, opaque) {
-            return Some(ExitStatus::Error(e.to_string()));
+fn run(
+    id: usize,
+    vcpu: &mut dyn Vcpu,
+    machine: &Machine,
+    stats: &mut VcpuStats,
+) -> Option<ExitStatus> {
+    let control = &machine.control;
+    let mut seen = 0;
+    // Where the kernel keeps secondary harts stopped until SBI HSM starts them (KVM),
+    // their threads enter run() at once; elsewhere the VMM's HSM starts them.
+    let kernel_hsm = vcpu.started_by_kernel() && id != 0;
+    loop {
+        if kernel_hsm {
+            control.set_activity(id, VcpuActivity::Running, vcpu.counters(), *stats);
+        } else {
+            control.set_activity(id, VcpuActivity::Stopped, vcpu.counters(), *stats);
+            let (pc, opaque) = machine.hart_states.wait_for_start(id)?;
+            control.set_activity(id, VcpuActivity::Running, vcpu.counters(), *stats);
+            tracing::debug!(hart = id, pc = format_args!("{pc:#x}"), "hart started");
+            if let Err(e) = vcpu.reset(pc, opaque) {
+                return Some(ExitStatus::Error(e.to_string()));
+            }
         }
         loop {
+            if control.wants(seen) {
+                seen = control.attend(id, vcpu.counters(), *stats);
+            }
             if machine.is_exiting() {
                 return None;
             }
@@ -30,6 +105,7 @@ fn run(id: usize, vcpu: &mut dyn Vcpu, machine: &Machine) -> Option<ExitStatus> 
                 Ok(exit) => exit,
                 Err(e) => return Some(ExitStatus::Error(e.to_string())),
             };
+            stats.count(&exit);
             match exit {
                 VcpuExit::MmioRead { addr, len } => {
                     let mut data = [0u8; 8];
@@ -64,5 +140,79 @@ fn run(id: usize, vcpu: &mut dyn Vcpu, machine: &Machine) -> Option<ExitStatus> 
             }
         }
     }
-    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hypervisor::SbiCall;
+
+    fn sbi(extension: u64) -> VcpuExit {
+        VcpuExit::Sbi(SbiCall {
+            extension,
+            function: 0,
+            args: [0; 6],
+        })
+    }
+
+    #[test]
+    fn exits_and_sbi_calls_are_counted_by_kind() {
+        let mut stats = VcpuStats::default();
+        for exit in [
+            VcpuExit::MmioRead { addr: 0, len: 1 },
+            VcpuExit::MmioWrite {
+                addr: 0,
+                len: 1,
+                data: 0,
+            },
+            VcpuExit::MmioWrite {
+                addr: 0,
+                len: 1,
+                data: 0,
+            },
+            VcpuExit::Interrupted,
+            VcpuExit::Shutdown,
+            VcpuExit::Reset,
+            sbi(ext::BASE),
+            sbi(ext::TIME),
+            sbi(ext::TIME),
+            sbi(ext::IPI),
+            sbi(ext::RFENCE),
+            sbi(ext::HSM),
+            sbi(ext::SRST),
+            sbi(ext::DBCN),
+            sbi(ext::LEGACY_PUTCHAR),
+            sbi(ext::LEGACY_SHUTDOWN),
+            sbi(EXT_NACL),
+            sbi(0x0A00_0000),
+        ] {
+            stats.count(&exit);
+        }
+        assert_eq!(
+            stats.exits,
+            ExitCounters {
+                mmio_read: 1,
+                mmio_write: 2,
+                sbi: 12,
+                interrupted: 1,
+                shutdown: 1,
+                reset: 1,
+            }
+        );
+        assert_eq!(
+            stats.sbi,
+            SbiCounters {
+                base: 1,
+                time: 2,
+                ipi: 1,
+                rfence: 1,
+                hsm: 1,
+                srst: 1,
+                dbcn: 1,
+                legacy: 2,
+                nacl: 1,
+                other: 1,
+            }
+        );
+    }
 }

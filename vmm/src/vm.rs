@@ -1,9 +1,13 @@
-//! A VM's lifecycle: build the machine from a config, boot it, run the event loop
-//! until the guest ends, stop the vCPU threads.
+//! A VM's lifecycle: build the machine from a config and start its vCPU threads
+//! ([`Vm::start`]), pause and resume them, read their counters, and stop them
+//! ([`Vm::stop`]). [`run`] is the whole life of a VM without an API: start, serve the
+//! console until the guest ends, stop.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use api::types::VcpuCounters as VcpuReport;
 use arch_riscv::layout::{PLIC_BASE, PLIC_NUM_SOURCES, PLIC_SIZE, UART_BASE, UART_IRQ, UART_SIZE};
 use devices::bus::MmioBus;
 use devices::plic::{Plic, PlicIrqLine};
@@ -13,13 +17,19 @@ use thiserror::Error;
 
 use crate::boot::{self, BootError};
 use crate::config::{Backend, VmConfig};
-use crate::console::{ExitWatcher, RawTerminal, StdinToUart};
+use crate::console::{ConsoleUart, ExitWatcher, RawTerminal, StdinToUart};
 use crate::hypervisor::{self, BackendKind, HypervisorError, VmSetup};
 use crate::machine::{ExitStatus, HartLines, Machine};
 use crate::memory::{GuestMemory, MemoryError};
 use crate::vcpu::vcpu_thread;
 
-/// Failures to build or start a VM.
+/// How long a pause waits for every vCPU to stop executing.
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a counters request waits for the executing vCPUs to publish.
+const COUNTERS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Failures to build or start a VM, or to pause it.
 #[derive(Debug, Error)]
 pub enum VmError {
     /// Guest memory.
@@ -37,106 +47,200 @@ pub enum VmError {
     /// Host resources (threads, event loop).
     #[error("Host error: {0}")]
     Host(String),
+    /// Some vCPUs did not stop executing in time.
+    #[error("vCPUs {0:?} did not pause in time")]
+    PauseTimeout(Vec<usize>),
+}
+
+impl VmError {
+    /// Whether the failure comes from the configuration (a client's doing) rather
+    /// than from the host.
+    pub fn is_config_error(&self) -> bool {
+        !matches!(self, VmError::Host(_) | VmError::PauseTimeout(_))
+    }
+}
+
+/// A started VM: its machine, console UART and vCPU threads. Dropping it stops it.
+pub struct Vm {
+    machine: Arc<Machine>,
+    uart: Arc<Mutex<ConsoleUart>>,
+    threads: Vec<JoinHandle<()>>,
+    _terminal: RawTerminal,
+}
+
+impl Vm {
+    /// Builds the VM described by `config` and starts its vCPU threads (the boot
+    /// hart runs; the others wait for HSM). The terminal on stdin, if any, is put
+    /// in raw mode for the guest's console until the VM is dropped.
+    pub fn start(config: &VmConfig) -> Result<Vm, VmError> {
+        let machine_config = &config.machine_config;
+        let harts = machine_config.vcpu_count as usize;
+        let backend = match machine_config.backend {
+            Backend::Soft => Some(BackendKind::Soft),
+            Backend::Kvm => Some(BackendKind::Kvm),
+            Backend::Auto => None,
+        };
+        let hypervisor = hypervisor::new_hypervisor(backend)?;
+
+        let mut memory = GuestMemory::new(machine_config.mem_size_mib)?;
+        let boot = boot::load(&mut memory, config, harts as u32)?;
+        let memory = Arc::new(memory);
+
+        let hart_lines = Arc::new(HartLines::default());
+        let plic = Plic::new(PLIC_NUM_SOURCES, harts, hart_lines.clone())
+            .map_err(|e| VmError::Devices(e.to_string()))?;
+        let plic = Arc::new(Mutex::new(plic));
+        let uart_line = PlicIrqLine::new(plic.clone(), UART_IRQ)
+            .map_err(|e| VmError::Devices(e.to_string()))?;
+        let uart = Arc::new(Mutex::new(Uart::new(
+            std::io::stdout(),
+            Arc::new(uart_line),
+        )));
+        let mut bus = MmioBus::new();
+        bus.insert(PLIC_BASE, PLIC_SIZE, plic)
+            .map_err(|e| VmError::Devices(e.to_string()))?;
+        bus.insert(UART_BASE, UART_SIZE, uart.clone())
+            .map_err(|e| VmError::Devices(e.to_string()))?;
+
+        let vm = hypervisor.create_vm(&VmSetup {
+            vcpu_count: harts as u32,
+            mmio_windows: vec![(PLIC_BASE, PLIC_SIZE), (UART_BASE, UART_SIZE)],
+            nesting: hypervisor::Nesting::from_config(machine_config),
+        })?;
+        vm.add_memory_region(memory.region())?;
+        let vcpus = (0..harts as u32)
+            .map(|id| vm.create_vcpu(id))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let machine = Arc::new(
+            Machine::new(memory, bus, hart_lines, harts)
+                .map_err(|e| VmError::Host(e.to_string()))?,
+        );
+        machine.set_harts(vcpus.iter().map(|v| v.signals()).collect());
+        machine
+            .hart_states
+            .start(0, boot.entry, boot.fdt_addr)
+            .map_err(|code| {
+                VmError::Host(format!("Cannot start the boot hart (SBI error {code})"))
+            })?;
+
+        let terminal = RawTerminal::enter();
+        let mut vm = Vm {
+            machine,
+            uart,
+            threads: Vec::with_capacity(harts),
+            _terminal: terminal,
+        };
+        for (id, vcpu) in vcpus.into_iter().enumerate() {
+            let machine = vm.machine.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("vcpu{id}"))
+                .spawn(move || vcpu_thread(id, vcpu, machine))
+                .map_err(|e| VmError::Host(format!("Cannot spawn vCPU thread {id}: {e}")))?;
+            vm.threads.push(thread);
+        }
+        Ok(vm)
+    }
+
+    /// The machine the vCPUs share.
+    pub fn machine(&self) -> &Arc<Machine> {
+        &self.machine
+    }
+
+    /// The console UART.
+    pub fn uart(&self) -> &Arc<Mutex<ConsoleUart>> {
+        &self.uart
+    }
+
+    /// Stops every vCPU from executing; returns once all sleep (or are stopped by
+    /// HSM). Pausing a paused VM does nothing.
+    pub fn pause(&self) -> Result<(), VmError> {
+        let machine = &self.machine;
+        let late = machine.control.pause(|| machine.kick_all(), PAUSE_TIMEOUT);
+        if late.is_empty() {
+            Ok(())
+        } else {
+            Err(VmError::PauseTimeout(late))
+        }
+    }
+
+    /// Lets the vCPUs run again.
+    pub fn resume(&self) {
+        self.machine.control.resume();
+    }
+
+    /// Whether the VM is paused.
+    pub fn is_paused(&self) -> bool {
+        self.machine.control.is_paused()
+    }
+
+    /// Every vCPU's counters, fresh from its thread.
+    pub fn counters(&self) -> Vec<VcpuReport> {
+        let machine = &self.machine;
+        machine
+            .control
+            .snapshots(|| machine.kick_all(), COUNTERS_TIMEOUT)
+            .iter()
+            .enumerate()
+            .map(|(id, snapshot)| snapshot.report(id as u32))
+            .collect()
+    }
+
+    /// Stops the vCPU threads and waits for them; returns how the VM ended (the
+    /// first recorded reason, or [`ExitStatus::Stopped`] if none was).
+    pub fn stop(mut self) -> ExitStatus {
+        self.stop_threads();
+        self.machine.exit_status().unwrap_or(ExitStatus::Stopped)
+    }
+
+    /// Stops the vCPU threads and waits for them, keeping the machine (and the
+    /// vCPUs' last counters) around.
+    pub fn stop_threads(&mut self) {
+        self.machine.stop_vcpus();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
 }
 
 /// Builds the VM described by `config`, runs it to the end and returns how it ended.
 pub fn run(config: &VmConfig) -> Result<ExitStatus, VmError> {
-    let machine_config = &config.machine_config;
-    let harts = machine_config.vcpu_count as usize;
-    let backend = match machine_config.backend {
-        Backend::Soft => Some(BackendKind::Soft),
-        Backend::Kvm => Some(BackendKind::Kvm),
-        Backend::Auto => None,
-    };
-    let hypervisor = hypervisor::new_hypervisor(backend)?;
-
-    let mut memory = GuestMemory::new(machine_config.mem_size_mib)?;
-    let boot = boot::load(&mut memory, config, harts as u32)?;
-    let memory = Arc::new(memory);
-
-    let hart_lines = Arc::new(HartLines::default());
-    let plic = Plic::new(PLIC_NUM_SOURCES, harts, hart_lines.clone())
-        .map_err(|e| VmError::Devices(e.to_string()))?;
-    let plic = Arc::new(Mutex::new(plic));
-    let uart_line =
-        PlicIrqLine::new(plic.clone(), UART_IRQ).map_err(|e| VmError::Devices(e.to_string()))?;
-    let uart = Arc::new(Mutex::new(Uart::new(
-        std::io::stdout(),
-        Arc::new(uart_line),
-    )));
-    let mut bus = MmioBus::new();
-    bus.insert(PLIC_BASE, PLIC_SIZE, plic)
-        .map_err(|e| VmError::Devices(e.to_string()))?;
-    bus.insert(UART_BASE, UART_SIZE, uart.clone())
-        .map_err(|e| VmError::Devices(e.to_string()))?;
-
-    let vm = hypervisor.create_vm(&VmSetup {
-        vcpu_count: harts as u32,
-        mmio_windows: vec![(PLIC_BASE, PLIC_SIZE), (UART_BASE, UART_SIZE)],
-        nesting: hypervisor::Nesting::from_config(machine_config),
-    })?;
-    vm.add_memory_region(memory.region())?;
-    let vcpus = (0..harts as u32)
-        .map(|id| vm.create_vcpu(id))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let machine = Arc::new(
-        Machine::new(memory, bus, hart_lines, harts).map_err(|e| VmError::Host(e.to_string()))?,
-    );
-    machine.set_harts(vcpus.iter().map(|v| v.signals()).collect());
-    machine
-        .hart_states
-        .start(0, boot.entry, boot.fdt_addr)
-        .map_err(|code| VmError::Host(format!("Cannot start the boot hart (SBI error {code})")))?;
-
-    let _terminal = RawTerminal::enter();
-    let threads = spawn_vcpus(vcpus, &machine)?;
-    let status = event_loop(&machine, uart);
-    machine.stop_vcpus();
-    for thread in threads {
-        let _ = thread.join();
-    }
-    Ok(status)
+    let vm = Vm::start(config)?;
+    let status = event_loop(&vm);
+    let stopped = vm.stop();
+    Ok(status.unwrap_or(stopped))
 }
 
-fn spawn_vcpus(
-    vcpus: Vec<Box<dyn crate::hypervisor::Vcpu>>,
-    machine: &Arc<Machine>,
-) -> Result<Vec<JoinHandle<()>>, VmError> {
-    vcpus
-        .into_iter()
-        .enumerate()
-        .map(|(id, vcpu)| {
-            let machine = machine.clone();
-            std::thread::Builder::new()
-                .name(format!("vcpu{id}"))
-                .spawn(move || vcpu_thread(id, vcpu, machine))
-                .map_err(|e| VmError::Host(format!("Cannot spawn vCPU thread {id}: {e}")))
-        })
-        .collect()
-}
-
-/// Runs the event loop (console input, the exit event) until the VM ends.
-fn event_loop(machine: &Arc<Machine>, uart: Arc<Mutex<crate::console::ConsoleUart>>) -> ExitStatus {
+/// Runs the event loop (console input, the exit event) until the VM ends; `None` if
+/// it ended without a recorded reason.
+fn event_loop(vm: &Vm) -> Option<ExitStatus> {
     let mut events = match EventManager::<Arc<Mutex<dyn MutEventSubscriber + Send>>>::new() {
         Ok(events) => events,
-        Err(e) => return ExitStatus::Error(format!("Cannot create the event loop: {e}")),
+        Err(e) => {
+            return Some(ExitStatus::Error(format!(
+                "Cannot create the event loop: {e}"
+            )));
+        }
     };
-    let exit_watcher = Arc::new(Mutex::new(ExitWatcher::new(machine.clone())));
+    let exit_watcher = Arc::new(Mutex::new(ExitWatcher::new(vm.machine.clone())));
     events.add_subscriber(exit_watcher.clone());
     events.add_subscriber(Arc::new(Mutex::new(StdinToUart::new(
-        uart,
-        machine.clone(),
+        vm.uart.clone(),
+        vm.machine.clone(),
     ))));
     loop {
         if let Err(e) = events.run_with_timeout(100) {
-            return ExitStatus::Error(format!("Event loop failed: {e}"));
+            return Some(ExitStatus::Error(format!("Event loop failed: {e}")));
         }
         if exit_watcher.lock().unwrap_or_else(|e| e.into_inner()).fired {
             break;
         }
     }
-    machine
-        .exit_status()
-        .unwrap_or(ExitStatus::Error("The VM stopped without a reason".into()))
+    vm.machine.exit_status()
 }

@@ -223,6 +223,13 @@ pub trait Vcpu: Send {
     fn signals(&self) -> Arc<dyn VcpuSignals>;
     /// This vCPU's counters.
     fn counters(&self) -> VcpuCounters;
+    /// Whether the backend's kernel holds this hart stopped until the guest starts
+    /// it with SBI HSM (KVM): the VMM then runs its thread at once, without a
+    /// userspace hart_start, and only the boot hart gets `reset()`.
+    fn started_by_kernel(&self) -> bool {
+        false
+    }
+
     /// The NACL features this vCPU's guest hypervisor is offered, if any. NACL calls
     /// are served inside the backend's `run()`; the VMM only answers probes.
     fn nested_acceleration(&self) -> Option<nacl::Features> {

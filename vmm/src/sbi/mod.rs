@@ -59,6 +59,8 @@ pub mod ext {
     pub const SRST: u64 = 0x5352_5354;
     /// Debug console.
     pub const DBCN: u64 = 0x4442_434E;
+    /// System suspend.
+    pub const SUSP: u64 = 0x5355_5350;
 }
 
 /// SBI specification version served: 2.0.
@@ -160,6 +162,14 @@ pub fn handle(
         ext::HSM => hsm::handle(call.function, a, hart_id, host),
         ext::SRST if call.function == 0 => system_reset(a[0], a[1]),
         ext::DBCN => console::debug_console(call.function, a, host),
+        // System suspend (SBI spec chapter 13): only KVM forwards it, after queueing
+        // the resume at resume_addr itself; suspend-to-RAM (sleep type 0) succeeds,
+        // other sleep types are not supported. The soft backend does not offer it.
+        ext::SUSP if call.function == 0 => match a[0] {
+            0 => SbiOutcome::ok(0),
+            0x8000_0000..=0xFFFF_FFFF => SbiOutcome::err(error::NOT_SUPPORTED),
+            _ => SbiOutcome::err(error::INVALID_PARAM),
+        },
         ext::LEGACY_SET_TIMER => {
             vcpu.set_timer(a[0]);
             SbiOutcome::LegacyReturn(0)

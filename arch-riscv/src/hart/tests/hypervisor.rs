@@ -128,6 +128,9 @@ fn run_guest(
     m
 }
 
+/// Guest code emitted into a program.
+type GuestCode = fn(&mut Assembler, Label);
+
 fn csr_of(m: &TestMachine, number: u16) -> u64 {
     m.hart
         .csr(number)
@@ -295,7 +298,7 @@ fn hypervisor_csrs_and_instructions_are_virtual_instructions_in_vs() {
 
 #[test]
 fn hstatus_traps_sret_wfi_and_satp_from_vs() {
-    let cases: [(u64, fn(&mut Assembler, Label)); 3] = [
+    let cases: [(u64, GuestCode); 3] = [
         (hstatus::VTSR, |p, _| {
             p.sret();
         }),

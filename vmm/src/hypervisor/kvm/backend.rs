@@ -9,6 +9,7 @@ use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 use thiserror::Error;
 
 use super::KVM_DEVICE;
+use super::aia::{IrqChip, KvmAia};
 use super::nesting::{self, NestingPlan, NestingRequest};
 use super::probe;
 use super::regs::{self, ConfigReg, IsaExt, SbiExt, TimerReg};
@@ -69,12 +70,13 @@ impl KvmHypervisor {
         Ok(KvmHypervisor { kvm, run_size })
     }
 
-    /// Creates a VM for `setup`, with the nesting `request` checked against what the
-    /// host kernel was probed to support.
+    /// Creates a VM for `setup` with interrupt controller `irqchip`, with the nesting
+    /// `request` checked against what the host kernel was probed to support.
     pub fn create_kvm_vm(
         &self,
         setup: &VmSetup,
         request: NestingRequest,
+        irqchip: IrqChip,
     ) -> Result<Arc<KvmVm>, HypervisorError> {
         let fail = |reason: String| HypervisorError::Unavailable {
             backend: "kvm",
@@ -114,9 +116,16 @@ impl KvmHypervisor {
                     id,
                     reason: format!("KVM_CREATE_VCPU failed: {e}"),
                 })?;
-            configure_vcpu(id, &fd, plan)?;
+            configure_vcpu(id, &fd, plan, irqchip)?;
             vcpus.push(Some(KvmVcpu::new(id, fd, self.run_size)?));
         }
+        let aia_available = KvmAia::available(&vm);
+        let aia = match irqchip {
+            IrqChip::UserspacePlic => None,
+            IrqChip::InKernelAia(layout) => {
+                Some(KvmAia::create(&vm, &layout).map_err(|e| fail(e.to_string()))?)
+            }
+        };
         let guest = match vcpus.first() {
             Some(Some(vcpu0)) => read_guest_cpu(vcpu0.fd())?,
             _ => {
@@ -130,10 +139,14 @@ impl KvmHypervisor {
             isa = %guest.isa.isa_string(),
             mmu = guest.mmu_type.compatible(),
             timebase_hz = guest.timebase_frequency,
+            in_kernel_aia_available = aia_available,
+            irqchip = if aia.is_some() { "in-kernel AIA" } else { "userspace PLIC" },
             "KVM guest CPU"
         );
         Ok(Arc::new(KvmVm {
             vm,
+            aia,
+            aia_available,
             vcpus: Mutex::new(vcpus),
             next_slot: Mutex::new(0),
             guest,
@@ -151,7 +164,8 @@ impl Hypervisor for KvmHypervisor {
             nested: setup.nesting.hypervisor,
             nacl: setup.nesting.nacl.is_some(),
         };
-        let vm: Arc<dyn Vm> = self.create_kvm_vm(setup, request)?;
+        // The machine model and its FDT have a PLIC (see `aia` for the other path).
+        let vm: Arc<dyn Vm> = self.create_kvm_vm(setup, request, IrqChip::UserspacePlic)?;
         Ok(vm)
     }
 }
@@ -170,6 +184,10 @@ pub struct GuestCpu {
 /// A KVM VM.
 pub struct KvmVm {
     vm: VmFd,
+    /// The in-kernel AIA, when the VM was built with one.
+    aia: Option<KvmAia>,
+    /// Whether this host could have given the VM an in-kernel AIA.
+    aia_available: bool,
     /// vCPUs are created with the VM (KVM reads the ISA from one, and the in-kernel
     /// AIA needs them to exist); `create_vcpu` hands each out once.
     vcpus: Mutex<Vec<Option<KvmVcpu>>>,
@@ -181,6 +199,23 @@ impl KvmVm {
     /// What the guest's harts are.
     pub fn guest_cpu(&self) -> &GuestCpu {
         &self.guest
+    }
+
+    /// Whether the host's KVM can create an in-kernel AIA.
+    pub fn in_kernel_aia_available(&self) -> bool {
+        self.aia_available
+    }
+
+    /// Drives wired interrupt source `source` of the in-kernel AIA's APLIC.
+    pub fn set_irq_line(&self, source: u32, level: bool) -> Result<(), HypervisorError> {
+        let fail = |reason: String| HypervisorError::Unavailable {
+            backend: "kvm",
+            reason,
+        };
+        match &self.aia {
+            Some(aia) => aia.set_irq(&self.vm, source, level).map_err(fail),
+            None => Err(fail("the VM has no in-kernel AIA".into())),
+        }
     }
 }
 
@@ -226,7 +261,12 @@ impl Vm for KvmVm {
 
 /// Sets up a new vCPU's ISA and SBI extensions (before its first run, when KVM
 /// still accepts changes).
-fn configure_vcpu(id: u32, fd: &VcpuFd, plan: NestingPlan) -> Result<(), HypervisorError> {
+fn configure_vcpu(
+    id: u32,
+    fd: &VcpuFd,
+    plan: NestingPlan,
+    irqchip: IrqChip,
+) -> Result<(), HypervisorError> {
     let fail = |reason: String| HypervisorError::Vcpu { id, reason };
     // Forwarded SBI extensions the VMM serves: the debug console (off by default in
     // KVM) and system suspend. A kernel that predates one answers with an error;
@@ -236,9 +276,11 @@ fn configure_vcpu(id: u32, fd: &VcpuFd, plan: NestingPlan) -> Result<(), Hypervi
             tracing::info!(vcpu = id, ?ext, error = %e, "SBI extension not available");
         }
     }
-    // The guest's interrupt controller is the userspace PLIC: without an in-kernel
-    // AIA, the AIA CSRs would trap to userspace with nothing behind them.
-    if let Err(e) = set_reg(fd, regs::isa_ext(IsaExt(14)), 0) {
+    // With the userspace PLIC there is no IMSIC behind the AIA CSRs: hide Ssaia so
+    // that the guest never touches them (they would trap to userspace).
+    if irqchip == IrqChip::UserspacePlic
+        && let Err(e) = set_reg(fd, regs::isa_ext(IsaExt::SSAIA), 0)
+    {
         tracing::debug!(vcpu = id, error = %e, "cannot disable Ssaia");
     }
     match plan {

@@ -14,7 +14,8 @@
 //!
 //! - KVM implements SBI BASE, TIME, IPI, RFENCE, HSM, SRST and PMU itself. Secondary
 //!   vCPUs are created powered off by the kernel and come up through its HSM, so
-//!   every vCPU thread enters `KVM_RUN` at once (see [`KVM_STARTS_SECONDARIES`]).
+//!   every vCPU thread enters `KVM_RUN` at once, and only the boot hart is reset by
+//!   the VMM.
 //! - DBCN and SUSP are enabled before the first run; they and the v0.1 console calls
 //!   exit as `KVM_EXIT_RISCV_SBI` and are answered by the VMM's own SBI code, as for
 //!   the soft backend. SRST arrives as `KVM_EXIT_SYSTEM_EVENT`.
@@ -23,11 +24,16 @@
 //!   which the kernel accepts from any thread (an asynchronous vCPU ioctl on RISC-V).
 //! - The guest's ISA string, MMU type and timebase come from KVM (CONFIG, ISA_EXT and
 //!   TIMER registers of vCPU 0) and are what the FDT must describe.
+//! - With Ssaia on the host, KVM can also emulate the guest's APLIC and IMSICs
+//!   ([`aia`]); the VMM's machine model has a PLIC, so VMs get the userspace PLIC and
+//!   the in-kernel AIA is only probed and logged.
 //!
 //! Register-id math ([`regs`]), `kvm_run` decoding ([`exits`]), ioctl numbers
-//! ([`ioctls`]) and the nesting decision ([`nesting`]) are arch-neutral and tested
-//! on every host; the parts that issue ioctls compile only on riscv64 Linux.
+//! ([`ioctls`]), the AIA layout ([`aia`]) and the nesting decision ([`nesting`]) are
+//! arch-neutral and tested on every host; the parts that issue ioctls compile only on
+//! riscv64 Linux.
 
+pub mod aia;
 pub mod exits;
 pub mod ioctls;
 pub mod nesting;
@@ -45,10 +51,31 @@ mod vcpu;
 #[cfg(target_arch = "riscv64")]
 pub use backend::{KvmHypervisor, KvmVm};
 
-/// Whether KVM, not the VMM, starts secondary harts (HSM in the kernel): the VMM's
-/// vCPU threads must then run every vCPU from the start instead of waiting for a
-/// userspace HSM hart_start.
-pub const KVM_STARTS_SECONDARIES: bool = true;
-
 /// The device node the backend opens.
 pub const KVM_DEVICE: &str = "/dev/kvm";
+
+#[cfg(all(test, not(target_arch = "riscv64")))]
+mod tests {
+    use crate::hypervisor::{BackendKind, HypervisorError, new_hypervisor};
+
+    #[test]
+    fn auto_picks_soft_where_kvm_cannot_run_riscv_guests() {
+        let h = new_hypervisor(None).expect("auto always finds a backend");
+        assert_eq!(h.kind(), BackendKind::Soft);
+    }
+
+    #[test]
+    fn asking_for_kvm_here_is_a_one_line_error() {
+        let Err(e) = new_hypervisor(Some(BackendKind::Kvm)) else {
+            panic!("kvm cannot work on this host");
+        };
+        assert!(matches!(
+            e,
+            HypervisorError::Unavailable { backend: "kvm", .. }
+        ));
+        let msg = e.to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.contains(std::env::consts::ARCH), "{msg}");
+        assert!(msg.contains("riscv64") && msg.contains("\"soft\""), "{msg}");
+    }
+}

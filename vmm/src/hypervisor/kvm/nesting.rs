@@ -79,9 +79,8 @@ pub enum NestingPlan {
 pub enum NestingError {
     /// The kernel cannot give a vCPU the H extension.
     #[error(
-        "Nested virtualization is not available with the kvm backend on this host: its KVM \
-         cannot give guests the H extension (ISA_EXT_H: {h}; H CSRs over ONE_REG: {csrs}); \
-         use \"backend\": \"soft\""
+        "nested virtualization needs a KVM that gives guests the H extension, and this \
+         one does not (ISA_EXT_H: {h}; H CSRs over ONE_REG: {csrs}); use \"backend\": \"soft\""
     )]
     NoGuestH {
         /// The ISA_EXT_H probe.
@@ -91,16 +90,15 @@ pub enum NestingError {
     },
     /// H works, but NACL calls do not reach userspace.
     #[error(
-        "NACL is not available with the kvm backend on this host: its KVM answers SBI NACL \
-         calls itself instead of passing them to rvnest ({0}); use \"backend\": \"soft\" or \
-         drop machine-config.nacl"
+        "NACL needs a KVM that passes SBI NACL calls to rvnest, and this one answers them \
+         itself ({0}); use \"backend\": \"soft\", or set machine-config.nacl.enabled to false"
     )]
     NoNaclForwarding(Probed),
     /// Everything NACL over KVM needs is there, but rvnest's NACL-over-ONE_REG path
     /// is not written yet.
     #[error(
-        "NACL over the kvm backend is not implemented yet (the host supports it); use \
-         \"backend\": \"soft\" or drop machine-config.nacl"
+        "NACL over the kvm backend is not implemented yet (this host's KVM would allow it); \
+         use \"backend\": \"soft\", or set machine-config.nacl.enabled to false"
     )]
     NaclOverKvmUnimplemented,
 }
@@ -223,7 +221,7 @@ mod tests {
             Ok(NestingPlan::KernelH)
         );
         let e = plan(NACL, Some(&support(true, true, false))).expect_err("no forwarding");
-        assert!(e.to_string().contains("answers SBI NACL calls itself"));
+        assert!(e.to_string().contains("answers them itself"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use kvm_ioctls::Kvm;
 use super::nesting::{NestingSupport, Probed, SBI_EXT_NACL, nacl_probe_program};
 use super::regs::{self, HextCsr, IsaExt};
 use super::vcpu::{KvmVcpu, get_reg, set_reg};
-use crate::hypervisor::{Vcpu, VcpuExit, VcpuSignals};
+use crate::hypervisor::{Vcpu, VcpuExit};
 use crate::memory::GuestMemory;
 
 /// How long the NACL probe guest may take before it counts as "no answer".
@@ -68,7 +68,7 @@ pub fn nesting_support(kvm: &Kvm, run_size: usize) -> NestingSupport {
 /// Runs [`nacl_probe_program`] and reports whether its SBI NACL call exits to
 /// userspace.
 fn probe_nacl_forwarding(vm: &kvm_ioctls::VmFd, mut vcpu: KvmVcpu) -> Probed {
-    let mut memory = match GuestMemory::new(1) {
+    let memory = match GuestMemory::new(1) {
         Ok(m) => m,
         Err(e) => return Probed::No(format!("scratch memory: {e}")),
     };

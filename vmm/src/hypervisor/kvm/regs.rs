@@ -264,6 +264,8 @@ pub struct IsaExt(pub u64);
 impl IsaExt {
     /// `KVM_RISCV_ISA_EXT_H`: the hypervisor extension.
     pub const H: IsaExt = IsaExt(4);
+    /// `KVM_RISCV_ISA_EXT_SSAIA`: the AIA's supervisor CSRs.
+    pub const SSAIA: IsaExt = IsaExt(14);
 
     /// The extension's name as an ISA string or `riscv,isa-extensions` spells it.
     pub fn name(self) -> Option<&'static str> {
@@ -456,6 +458,7 @@ mod tests {
     fn isa_ext_names_match_uapi_ids() {
         assert_eq!(IsaExt(0).name(), Some("a"));
         assert_eq!(IsaExt::H.name(), Some("h"));
+        assert_eq!(IsaExt::SSAIA.name(), Some("ssaia"));
         assert_eq!(IsaExt(8).name(), Some("sstc"));
         assert_eq!(IsaExt(19).name(), Some("zicntr"));
         assert_eq!(IsaExt(21).name(), Some("zifencei"));

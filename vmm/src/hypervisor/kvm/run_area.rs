@@ -7,7 +7,7 @@
 //! thread between two `KVM_RUN`s, by copying in and out; no reference into the page is
 //! ever held.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -28,7 +28,7 @@ unsafe impl Sync for RunArea {}
 
 impl RunArea {
     /// Maps the `size` bytes (`KVM_GET_VCPU_MMAP_SIZE`) of `vcpu`'s run area.
-    pub fn map(vcpu: BorrowedFd<'_>, size: usize) -> std::io::Result<RunArea> {
+    pub fn map(vcpu: &impl AsRawFd, size: usize) -> std::io::Result<RunArea> {
         if size < RUN_PREFIX {
             return Err(std::io::Error::other(format!(
                 "kvm_run mmap size {size} is smaller than {RUN_PREFIX} bytes"

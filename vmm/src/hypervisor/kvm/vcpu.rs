@@ -1,8 +1,8 @@
 //! A KVM vCPU as a [`Vcpu`], and the [`VcpuSignals`] other threads use to reach it.
 
 use std::fs::File;
-use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use kvm_ioctls::VcpuFd;
@@ -31,13 +31,10 @@ pub fn install_kick_handler() -> Result<(), String> {
     RESULT
         .get_or_init(|| {
             register_signal_handler(kick_signal(), on_kick)
-                .map_err(|e| format!("Cannot install the vCPU kick signal handler: {e}"))
+                .map_err(|e| format!("cannot install the vCPU kick signal handler: {e}"))
         })
         .clone()
 }
-
-/// sip.SSIP: the supervisor software interrupt.
-const SIP_SSIP: u64 = 1 << 1;
 
 /// What a vCPU's signal handle shares with the vCPU.
 pub struct KvmSignals {
@@ -49,8 +46,6 @@ pub struct KvmSignals {
     /// The vCPU thread while it owns the vCPU; the lock keeps it alive across
     /// `pthread_kill` (it is cleared on that thread before the thread can end).
     thread: Mutex<Option<libc::pthread_t>>,
-    /// An SBI IPI to deliver before the next run (sip.SSIP over ONE_REG).
-    ipi_pending: AtomicBool,
 }
 
 impl KvmSignals {
@@ -95,10 +90,11 @@ impl VcpuSignals for KvmSignals {
     }
 
     fn send_ipi(&self) {
-        // KVM serves SBI IPI in the kernel; this path exists for completeness (an
-        // IPI raised by the VMM itself): SSIP is set from the vCPU thread.
-        self.ipi_pending.store(true, Ordering::SeqCst);
-        self.kick();
+        // KVM serves SBI IPI in the kernel, so the VMM's SBI code never gets here for
+        // a KVM vCPU. Nor could it deliver one: the ABI has no asynchronous way to
+        // raise VSSIP, and a ONE_REG write of sip from the vCPU thread would race with
+        // KVM_INTERRUPT and the kernel's timer and lose their pending bits.
+        tracing::warn!(vcpu = self.id, "IPI from the VMM dropped: KVM owns SBI IPI");
     }
 
     fn remote_fence_i(&self) {
@@ -114,10 +110,12 @@ impl VcpuSignals for KvmSignals {
     }
 }
 
-/// Counters this backend keeps (exits to userspace).
+/// Counters this backend keeps: returns from `KVM_RUN` to userspace. What KVM handles
+/// in the kernel (most SBI calls, traps, interrupts) is invisible here.
 #[derive(Default)]
 struct Stats {
     exits: AtomicU64,
+    sbi_exits: AtomicU64,
     csr_exits: AtomicU64,
 }
 
@@ -147,11 +145,11 @@ impl KvmVcpu {
     pub fn new(id: u32, fd: VcpuFd, run_size: usize) -> Result<KvmVcpu, HypervisorError> {
         let fail = |reason: String| HypervisorError::Vcpu { id, reason };
         let run = Arc::new(
-            RunArea::map(fd.as_fd(), run_size)
-                .map_err(|e| fail(format!("Cannot map kvm_run: {e}")))?,
+            RunArea::map(&fd, run_size).map_err(|e| fail(format!("Cannot map kvm_run: {e}")))?,
         );
-        let dup = fd
-            .as_fd()
+        // SAFETY: `fd` is an open vCPU fd for the whole borrow (it is owned by `fd`,
+        // which outlives this statement).
+        let dup = unsafe { BorrowedFd::borrow_raw(fd.as_raw_fd()) }
             .try_clone_to_owned()
             .map_err(|e| fail(format!("Cannot duplicate the vCPU fd: {e}")))?;
         let signals = Arc::new(KvmSignals {
@@ -159,7 +157,6 @@ impl KvmVcpu {
             fd: File::from(dup),
             run: run.clone(),
             thread: Mutex::new(None),
-            ipi_pending: AtomicBool::new(false),
         });
         Ok(KvmVcpu {
             id,
@@ -207,19 +204,9 @@ impl KvmVcpu {
         }
     }
 
-    fn deliver_pending_ipi(&self) -> Result<(), HypervisorError> {
-        if self.signals.ipi_pending.swap(false, Ordering::SeqCst) {
-            let sip = regs::csr(GeneralCsr::Sip);
-            let value = self.get(sip)?;
-            self.set(sip, value | SIP_SSIP)?;
-        }
-        Ok(())
-    }
-
     /// One `KVM_RUN`; `Ok(None)` when the exit was handled here and the guest should
     /// simply be resumed.
     fn run_once(&mut self) -> Result<Option<VcpuExit>, HypervisorError> {
-        self.deliver_pending_ipi()?;
         if self.pending != Pending::None {
             self.run.write_union(&self.buf);
             self.pending = Pending::None;
@@ -248,6 +235,7 @@ impl KvmVcpu {
             }
             KvmExit::MmioWrite { addr, len, data } => Some(VcpuExit::MmioWrite { addr, len, data }),
             KvmExit::Sbi(call) => {
+                self.stats.sbi_exits.fetch_add(1, Ordering::Relaxed);
                 self.pending = Pending::Sbi;
                 Some(VcpuExit::Sbi(call))
             }
@@ -260,9 +248,10 @@ impl KvmVcpu {
                 // IMSIC CSRs without an in-kernel AIA, which the guest has no reason to
                 // touch: its FDT has a PLIC and no IMSIC). They read as zero and
                 // ignore writes.
-                self.stats.csr_exits.fetch_add(1, Ordering::Relaxed);
+                let count = self.stats.csr_exits.fetch_add(1, Ordering::Relaxed) + 1;
                 tracing::debug!(
                     vcpu = self.id,
+                    count,
                     csr = format_args!("{csr_num:#x}"),
                     new_value,
                     write_mask,
@@ -312,6 +301,10 @@ impl Drop for KvmVcpu {
 }
 
 impl Vcpu for KvmVcpu {
+    fn started_by_kernel(&self) -> bool {
+        true
+    }
+
     fn run(&mut self) -> Result<VcpuExit, HypervisorError> {
         self.bind_thread();
         loop {
@@ -323,14 +316,16 @@ impl Vcpu for KvmVcpu {
 
     fn reset(&mut self, pc: u64, opaque: u64) -> Result<(), HypervisorError> {
         // The SBI boot state: S-mode, a0 = hart id, a1 = opaque, MMU and interrupts
-        // off (Linux's boot protocol; kvmtool and QEMU set the same).
+        // off (Linux's boot protocol; kvmtool and QEMU set the same). The guest's
+        // sstatus (CSR) is separate from the core `mode` register, which KVM keeps
+        // in the sstatus.SPP it returns to the guest with.
+        self.set(regs::csr(GeneralCsr::Sstatus), 0)?;
+        self.set(regs::csr(GeneralCsr::Sie), 0)?;
+        self.set(regs::csr(GeneralCsr::Satp), 0)?;
         self.set(regs::core_pc(), pc)?;
         self.set(regs::core_x(10), u64::from(self.id))?;
         self.set(regs::core_x(11), opaque)?;
         self.set(regs::core_mode(), regs::MODE_S)?;
-        self.set(regs::csr(GeneralCsr::Sstatus), 0)?;
-        self.set(regs::csr(GeneralCsr::Sie), 0)?;
-        self.set(regs::csr(GeneralCsr::Satp), 0)?;
         Ok(())
     }
 
@@ -381,15 +376,14 @@ impl Vcpu for KvmVcpu {
     }
 
     fn counters(&self) -> VcpuCounters {
-        // The soft backend's instruction-level counters have no KVM equivalent; the
-        // exits to userspace are logged when the vCPU finishes.
-        tracing::debug!(
-            vcpu = self.id,
-            exits = self.stats.exits.load(Ordering::Relaxed),
-            csr_exits = self.stats.csr_exits.load(Ordering::Relaxed),
-            "KVM exits to userspace"
-        );
-        VcpuCounters::default()
+        // Only exits to userspace are visible to the VMM: `exits` counts every return
+        // from KVM_RUN (CSR exits answered here included), `sbi_calls` the SBI calls
+        // KVM forwards. The soft backend's instruction-level counters stay 0.
+        VcpuCounters {
+            exits: self.stats.exits.load(Ordering::Relaxed),
+            sbi_calls: self.stats.sbi_exits.load(Ordering::Relaxed),
+            ..VcpuCounters::default()
+        }
     }
 }
 

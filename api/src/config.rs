@@ -1,0 +1,604 @@
+//! The VM configuration, in Firecracker's format: the top-level object of a config
+//! file (`rvnest --config-file FILE`), whose sections are exactly the bodies of the
+//! API's `PUT` requests (`PUT /boot-source` takes a `boot-source` section, and so on).
+//!
+//! ```json
+//! {
+//!   "boot-source": {
+//!     "kernel_image_path": "/path/to/Image",
+//!     "initrd_path": "/path/to/initramfs.cpio.gz",
+//!     "boot_args": "console=ttyS0 earlycon=sbi"
+//!   },
+//!   "machine-config": {
+//!     "vcpu_count": 1,
+//!     "mem_size_mib": 512,
+//!     "backend": "soft",
+//!     "nested": false,
+//!     "nacl": { "enabled": true, "features": ["sync_csr", "sync_hfence"] }
+//!   },
+//!   "logger": { "log_path": "/tmp/rvnest.log", "level": "Info" },
+//!   "metrics": { "metrics_path": "/tmp/rvnest.metrics" }
+//! }
+//! ```
+//!
+//! Top-level keys are kebab-case, the keys inside each section snake_case, as in
+//! Firecracker. Unknown keys are rejected everywhere. Relative paths are relative to
+//! the working directory of the rvnest process.
+//!
+//! Every error is one line that names the offending field (as a dotted JSON path such
+//! as `machine-config.vcpu_count`) or file, e.g.
+//! `Invalid config: machine-config.vcpu_count: must be between 1 and 32, got 0`.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::parse::{Body, FieldError, from_json};
+
+/// The largest `machine-config.vcpu_count` accepted.
+///
+/// One PLIC S-mode context per hart and the harts' FDT nodes are laid out for at most
+/// 32 harts, QEMU `virt`'s historical per-socket limit, which guests built for `virt`
+/// expect.
+pub const MAX_VCPUS: u32 = 32;
+
+/// The smallest `machine-config.mem_size_mib` accepted: enough for a small kernel
+/// (loaded at RAM + 2 MiB), its FDT and a tiny initrd. A distribution kernel needs
+/// more (Debian's riscv64 Image alone is about 36 MiB).
+pub const MIN_MEM_MIB: u64 = 16;
+
+/// The largest `machine-config.mem_size_mib` accepted (64 GiB). RAM starts at guest
+/// physical 0x8000_0000, so all of it stays below 2^37, well inside the 2^41-byte
+/// guest-physical space of the smallest G-stage mode (Sv39x4).
+pub const MAX_MEM_MIB: u64 = 64 * 1024;
+
+/// Longest kernel command line accepted, in bytes, without the terminating NUL
+/// (RISC-V Linux's `COMMAND_LINE_SIZE` is 1024 including it).
+pub const MAX_BOOT_ARGS_LEN: usize = 1023;
+
+/// The whole VM configuration: the top-level JSON object of a config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VmConfig {
+    /// `boot-source`: what to boot.
+    pub boot_source: BootSource,
+    /// `machine-config`: the virtual machine's shape and the execution backend.
+    pub machine_config: MachineConfig,
+    /// `logger` (optional): where rvnest's own log goes, as `PUT /logger` sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logger: Option<LoggerConfig>,
+    /// `metrics` (optional): where `FlushMetrics` writes, as `PUT /metrics` sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// `boot-source`: the kernel, the optional initrd and the kernel command line.
+/// The body of `PUT /boot-source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootSource {
+    /// `kernel_image_path` (required): a RISC-V Linux `Image` (the uncompressed
+    /// format with the `RISCV\0\0\0` header magic).
+    pub kernel_image_path: PathBuf,
+    /// `initrd_path` (optional): an initramfs, loaded into guest RAM as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd_path: Option<PathBuf>,
+    /// `boot_args` (optional): the kernel command line, put in the FDT's
+    /// `/chosen/bootargs`; at most [`MAX_BOOT_ARGS_LEN`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_args: Option<String>,
+}
+
+/// `machine-config`: vCPUs, memory, backend, nesting. The body of
+/// `PUT /machine-config` and the answer of `GET /machine-config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineConfig {
+    /// `vcpu_count` (required): number of harts, 1 to [`MAX_VCPUS`].
+    pub vcpu_count: u32,
+    /// `mem_size_mib` (required): guest RAM in MiB, [`MIN_MEM_MIB`] to [`MAX_MEM_MIB`].
+    pub mem_size_mib: u64,
+    /// `backend` (optional, default `"auto"`): how guest code runs.
+    #[serde(default)]
+    pub backend: Backend,
+    /// `nested` (optional, default `false`): offer the H extension to the guest so it
+    /// can run its own KVM guests.
+    #[serde(default)]
+    pub nested: bool,
+    /// `nacl` (optional): the SBI nested acceleration extension offered to a nested
+    /// guest hypervisor; requires `nested: true` when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nacl: Option<NaclConfig>,
+}
+
+impl Default for MachineConfig {
+    /// What an API-driven VM has before `PUT /machine-config`: Firecracker's defaults
+    /// (1 vCPU, 128 MiB) on the `auto` backend.
+    fn default() -> MachineConfig {
+        MachineConfig {
+            vcpu_count: 1,
+            mem_size_mib: 128,
+            backend: Backend::Auto,
+            nested: false,
+            nacl: None,
+        }
+    }
+}
+
+/// The body of `PATCH /machine-config`: the fields to change, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineConfigUpdate {
+    /// New `vcpu_count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu_count: Option<u32>,
+    /// New `mem_size_mib`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_size_mib: Option<u64>,
+    /// New `backend`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    /// New `nested`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested: Option<bool>,
+    /// New `nacl` section (replaces the old one whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nacl: Option<NaclConfig>,
+}
+
+impl MachineConfigUpdate {
+    /// `base` with this update's fields applied (not validated).
+    pub fn apply(&self, base: &MachineConfig) -> MachineConfig {
+        MachineConfig {
+            vcpu_count: self.vcpu_count.unwrap_or(base.vcpu_count),
+            mem_size_mib: self.mem_size_mib.unwrap_or(base.mem_size_mib),
+            backend: self.backend.unwrap_or(base.backend),
+            nested: self.nested.unwrap_or(base.nested),
+            nacl: self.nacl.clone().or_else(|| base.nacl.clone()),
+        }
+    }
+}
+
+/// `machine-config.backend`: the execution backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// `"soft"`: rvnest's own software RISC-V hart (works on any host).
+    Soft,
+    /// `"kvm"`: the host's KVM (`/dev/kvm` on a riscv64 host with H).
+    Kvm,
+    /// `"auto"` (default): KVM when usable, otherwise the software hart.
+    #[default]
+    Auto,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Soft => "soft",
+            Backend::Kvm => "kvm",
+            Backend::Auto => "auto",
+        })
+    }
+}
+
+/// `machine-config.nacl`: SBI nested acceleration (NACL) settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NaclConfig {
+    /// `enabled` (optional, default `true`: writing the section asks for NACL).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `features` (optional, default: all of them): the optional NACL features
+    /// advertised to the guest; each may appear once. An empty list offers NACL's
+    /// shared memory without any optional feature.
+    #[serde(default = "NaclFeature::all")]
+    pub features: Vec<NaclFeature>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One optional feature of the SBI NACL extension (SBI spec, chapter "Nested
+/// Acceleration Extension").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NaclFeature {
+    /// `"sync_csr"`: `SBI_NACL_FEAT_SYNC_CSR`, CSR values synchronised through
+    /// shared memory.
+    SyncCsr,
+    /// `"sync_hfence"`: `SBI_NACL_FEAT_SYNC_HFENCE`, HFENCEs requested through shared
+    /// memory.
+    SyncHfence,
+    /// `"sync_sret"`: `SBI_NACL_FEAT_SYNC_SRET`, SRET to the nested guest done by an
+    /// SBI call.
+    SyncSret,
+    /// `"autoswap_csr"`: `SBI_NACL_FEAT_AUTOSWAP_CSR`, CSRs swapped automatically on
+    /// the synchronised SRET.
+    AutoswapCsr,
+}
+
+impl NaclFeature {
+    /// Every feature, in the SBI specification's feature-ID order.
+    pub fn all() -> Vec<NaclFeature> {
+        vec![
+            NaclFeature::SyncCsr,
+            NaclFeature::SyncHfence,
+            NaclFeature::SyncSret,
+            NaclFeature::AutoswapCsr,
+        ]
+    }
+
+    /// The name used in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            NaclFeature::SyncCsr => "sync_csr",
+            NaclFeature::SyncHfence => "sync_hfence",
+            NaclFeature::SyncSret => "sync_sret",
+            NaclFeature::AutoswapCsr => "autoswap_csr",
+        }
+    }
+}
+
+impl fmt::Display for NaclFeature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `logger`: rvnest's own log (the body of `PUT /logger`, as Firecracker's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggerConfig {
+    /// `log_path` (optional): a file (created if missing, appended to) or a named
+    /// pipe; without it the log stays on stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_path: Option<PathBuf>,
+    /// `level` (optional, default `"Info"`): the most verbose level written.
+    #[serde(default)]
+    pub level: LogLevel,
+    /// `show_level` (optional, default `false`): prefix each line with its level.
+    #[serde(default)]
+    pub show_level: bool,
+    /// `show_log_origin` (optional, default `false`): prefix each line with the source
+    /// file and line that logged it.
+    #[serde(default)]
+    pub show_log_origin: bool,
+    /// `module` (optional): only log from this Rust module path (e.g. `vmm::vcpu`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
+
+/// `logger.level`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LogLevel {
+    /// Nothing is logged.
+    Off,
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warning,
+    /// Informational messages and above (default).
+    #[default]
+    Info,
+    /// Debug messages and above.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive for this level (`off`, `error`, `warn`, ...).
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Off => "off",
+            LogLevel::Error => "error",
+            LogLevel::Warning => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// `metrics`: where `FlushMetrics` writes (the body of `PUT /metrics`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `metrics_path` (required): a file (created if missing, appended to) or a
+    /// named pipe; each flush writes one JSON line.
+    pub metrics_path: PathBuf,
+}
+
+/// Why a configuration was rejected. Every message is a single line naming the field
+/// (dotted JSON path) or the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file itself could not be read.
+    #[error("Cannot read config file {}: {}", .path.display(), io_message(.source))]
+    ReadConfig {
+        /// The config file's path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The JSON is malformed, or a field is unknown, missing, mistyped or out of range.
+    #[error("Invalid config: {0}")]
+    Invalid(#[from] FieldError),
+    /// A file named by the config (kernel image or initrd) cannot be read.
+    #[error("Cannot read {what} {} ({field}): {}", .path.display(), io_message(.source))]
+    FileAccess {
+        /// What the file is: `kernel image` or `initrd`.
+        what: &'static str,
+        /// The path as written in the config.
+        path: PathBuf,
+        /// The config key that named it, e.g. `boot-source.kernel_image_path`.
+        field: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// An io::Error's message without the " (os error N)" suffix std appends.
+pub fn io_message(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(idx) if text.ends_with(')') => text[..idx].to_string(),
+        _ => text,
+    }
+}
+
+impl Body for VmConfig {
+    const PATH: &'static [&'static str] = &[];
+    const OBJECTS: &'static [&'static [&'static str]] = &[
+        &["boot-source"],
+        &["machine-config"],
+        &["machine-config", "nacl"],
+        &["logger"],
+        &["metrics"],
+    ];
+}
+
+impl Body for BootSource {
+    const PATH: &'static [&'static str] = &["boot-source"];
+}
+
+impl Body for MachineConfig {
+    const PATH: &'static [&'static str] = &["machine-config"];
+    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"]];
+}
+
+impl Body for MachineConfigUpdate {
+    const PATH: &'static [&'static str] = &["machine-config"];
+    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"]];
+}
+
+impl Body for LoggerConfig {
+    const PATH: &'static [&'static str] = &["logger"];
+}
+
+impl Body for MetricsConfig {
+    const PATH: &'static [&'static str] = &["metrics"];
+}
+
+impl VmConfig {
+    /// Reads, parses and validates ([`VmConfig::validate`]) the config file at `path`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<VmConfig, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        VmConfig::from_json_str(&text)
+    }
+
+    /// Parses and validates ([`VmConfig::validate`]) a config given as JSON text.
+    pub fn from_json_str(json: &str) -> Result<VmConfig, ConfigError> {
+        let config = VmConfig::parse_json_str(json)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses JSON text into a config without validating ranges or files.
+    pub fn parse_json_str(json: &str) -> Result<VmConfig, ConfigError> {
+        Ok(from_json(json)?)
+    }
+
+    /// Checks every value's range and consistency, then that the kernel image and the
+    /// initrd are readable regular files. Returns the first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_values()?;
+        self.boot_source.check_files()
+    }
+
+    /// The checks of [`VmConfig::validate`] that do not touch the file system.
+    pub fn validate_values(&self) -> Result<(), ConfigError> {
+        self.boot_source.validate_values()?;
+        self.machine_config.validate()?;
+        if let Some(logger) = &self.logger {
+            logger.validate()?;
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl BootSource {
+    /// Checks the values: paths not empty, the command line short enough and free of
+    /// NUL characters.
+    pub fn validate_values(&self) -> Result<(), FieldError> {
+        if self.kernel_image_path.as_os_str().is_empty() {
+            return Err(invalid(
+                "boot-source.kernel_image_path",
+                "must not be empty",
+            ));
+        }
+        if self
+            .initrd_path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "boot-source.initrd_path",
+                "must not be empty (omit it for no initrd)",
+            ));
+        }
+        if let Some(args) = &self.boot_args {
+            if args.len() > MAX_BOOT_ARGS_LEN {
+                return Err(invalid(
+                    "boot-source.boot_args",
+                    format!(
+                        "must be at most {MAX_BOOT_ARGS_LEN} bytes, got {}",
+                        args.len()
+                    ),
+                ));
+            }
+            if args.contains('\0') {
+                return Err(invalid(
+                    "boot-source.boot_args",
+                    "must not contain a NUL character",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the kernel image and the initrd are readable, non-empty regular
+    /// files.
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        check_file(
+            &self.kernel_image_path,
+            "kernel image",
+            "boot-source.kernel_image_path",
+        )?;
+        if let Some(initrd) = &self.initrd_path {
+            check_file(initrd, "initrd", "boot-source.initrd_path")?;
+        }
+        Ok(())
+    }
+
+    /// [`BootSource::validate_values`], then [`BootSource::check_files`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_values()?;
+        self.check_files()
+    }
+}
+
+impl MachineConfig {
+    /// Checks ranges and consistency (NACL needs nesting, features listed once).
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if !(1..=MAX_VCPUS).contains(&self.vcpu_count) {
+            return Err(invalid(
+                "machine-config.vcpu_count",
+                format!("must be between 1 and {MAX_VCPUS}, got {}", self.vcpu_count),
+            ));
+        }
+        if !(MIN_MEM_MIB..=MAX_MEM_MIB).contains(&self.mem_size_mib) {
+            return Err(invalid(
+                "machine-config.mem_size_mib",
+                format!(
+                    "must be between {MIN_MEM_MIB} and {MAX_MEM_MIB}, got {}",
+                    self.mem_size_mib
+                ),
+            ));
+        }
+        if let Some(nacl) = &self.nacl {
+            if nacl.enabled && !self.nested {
+                return Err(invalid(
+                    "machine-config.nacl.enabled",
+                    "NACL needs \"machine-config.nested\": true",
+                ));
+            }
+            for (i, feature) in nacl.features.iter().enumerate() {
+                if nacl.features[..i].contains(feature) {
+                    return Err(invalid(
+                        "machine-config.nacl.features",
+                        format!("duplicate feature \"{feature}\""),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LoggerConfig {
+    /// Checks the values: a non-empty path, a module path made of Rust identifiers.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self
+            .log_path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "logger.log_path",
+                "must not be empty (omit it to log to stderr)",
+            ));
+        }
+        if let Some(module) = &self.module {
+            let valid = !module.is_empty()
+                && module.split("::").all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                });
+            if !valid {
+                return Err(invalid(
+                    "logger.module",
+                    format!("must be a Rust module path such as \"vmm::vcpu\", got {module:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MetricsConfig {
+    /// Checks the path is not empty.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.metrics_path.as_os_str().is_empty() {
+            return Err(invalid("metrics.metrics_path", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError::InvalidValue {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The file exists, is a regular file, and can be opened and read.
+fn check_file(path: &Path, what: &'static str, field: &'static str) -> Result<(), ConfigError> {
+    let fail = |source: io::Error| ConfigError::FileAccess {
+        what,
+        path: path.to_path_buf(),
+        field,
+        source,
+    };
+    let mut file = File::open(path).map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(fail(io::Error::other(if meta.is_dir() {
+            "is a directory"
+        } else {
+            "not a regular file"
+        })));
+    }
+    if meta.len() == 0 {
+        return Err(fail(io::Error::other("file is empty")));
+    }
+    let mut byte = [0u8; 1];
+    file.read(&mut byte).map(|_| ()).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,407 @@
+//! The API's endpoints: one table of paths and methods, and the routing of a parsed
+//! HTTP request to a typed [`ApiRequest`] (or the error answer the API thread gives
+//! without involving the VMM).
+
+use serde::Serialize;
+
+use crate::config::{BootSource, LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig};
+use crate::parse::{Body, from_json};
+use crate::types::{ActionType, ApiError, InstanceActionInfo, RequestedVmState, VmStateUpdate};
+
+/// An endpoint: its path and the methods it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The path.
+    pub path: &'static str,
+    /// Its methods, upper case.
+    pub methods: &'static [&'static str],
+}
+
+/// Every endpoint. `api/openapi.yaml` documents exactly these (a test checks).
+pub const ROUTES: &[Route] = &[
+    Route {
+        path: "/",
+        methods: &["GET"],
+    },
+    Route {
+        path: "/version",
+        methods: &["GET"],
+    },
+    Route {
+        path: "/boot-source",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/machine-config",
+        methods: &["GET", "PUT", "PATCH"],
+    },
+    Route {
+        path: "/actions",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/vm",
+        methods: &["PATCH"],
+    },
+    Route {
+        path: "/vm/config",
+        methods: &["GET"],
+    },
+    Route {
+        path: "/vm/counters",
+        methods: &["GET"],
+    },
+    Route {
+        path: "/logger",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/metrics",
+        methods: &["PUT"],
+    },
+];
+
+/// A request for the VMM, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRequest {
+    /// `GET /`.
+    GetInstanceInfo,
+    /// `GET /version`.
+    GetVersion,
+    /// `PUT /boot-source`.
+    PutBootSource(BootSource),
+    /// `GET /machine-config`.
+    GetMachineConfig,
+    /// `PUT /machine-config`.
+    PutMachineConfig(MachineConfig),
+    /// `PATCH /machine-config`.
+    PatchMachineConfig(MachineConfigUpdate),
+    /// `PUT /actions`.
+    Action(ActionType),
+    /// `PATCH /vm`.
+    SetVmState(RequestedVmState),
+    /// `GET /vm/config`.
+    GetVmConfig,
+    /// `GET /vm/counters`.
+    GetCounters,
+    /// `PUT /logger`.
+    PutLogger(LoggerConfig),
+    /// `PUT /metrics`.
+    PutMetrics(MetricsConfig),
+}
+
+/// The VMM's answer to an [`ApiRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body (none for 204).
+    pub body: Option<Vec<u8>>,
+    /// The VMM ends after this answer: the server stops accepting connections,
+    /// removes its socket, and closes this connection after the answer.
+    pub last: bool,
+}
+
+impl ApiResponse {
+    /// 204 No Content: a change was made.
+    pub fn no_content() -> ApiResponse {
+        ApiResponse {
+            status: 204,
+            body: None,
+            last: false,
+        }
+    }
+
+    /// This answer, marked as the VMM's last ([`ApiResponse::last`]).
+    pub fn and_stop_serving(self) -> ApiResponse {
+        ApiResponse { last: true, ..self }
+    }
+
+    /// 200 OK with `value` as JSON.
+    pub fn ok<T: Serialize>(value: &T) -> ApiResponse {
+        match serde_json::to_vec(value) {
+            Ok(body) => ApiResponse {
+                status: 200,
+                body: Some(body),
+                last: false,
+            },
+            Err(e) => ApiResponse::error(500, format!("Cannot encode the answer: {e}")),
+        }
+    }
+
+    /// An error: `{"fault_message": message}` with `status`.
+    pub fn error(status: u16, message: impl Into<String>) -> ApiResponse {
+        let body = ApiError {
+            fault_message: message.into(),
+        };
+        ApiResponse {
+            status,
+            // Serialising a struct of one string cannot fail.
+            body: serde_json::to_vec(&body).ok(),
+            last: false,
+        }
+    }
+}
+
+/// A request refused before it reaches the VMM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteError {
+    /// HTTP status: 400, 404 or 405.
+    pub status: u16,
+    /// The fault message.
+    pub message: String,
+    /// The `Allow` header of a 405 answer.
+    pub allow: Option<String>,
+}
+
+impl RouteError {
+    fn bad_request(message: impl Into<String>) -> RouteError {
+        RouteError {
+            status: 400,
+            message: message.into(),
+            allow: None,
+        }
+    }
+}
+
+/// Maps `method` and `path` with `body` to a typed request.
+pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteError> {
+    let Some(route) = ROUTES.iter().find(|r| r.path == path) else {
+        return Err(RouteError {
+            status: 404,
+            message: format!("Unknown path {}", printable(path)),
+            allow: None,
+        });
+    };
+    if !route.methods.contains(&method) {
+        return Err(RouteError {
+            status: 405,
+            message: format!("Method {} is not allowed on {path}", printable(method)),
+            allow: Some(route.methods.join(", ")),
+        });
+    }
+    Ok(match (method, path) {
+        ("GET", "/") => ApiRequest::GetInstanceInfo,
+        ("GET", "/version") => ApiRequest::GetVersion,
+        ("GET", "/machine-config") => ApiRequest::GetMachineConfig,
+        ("GET", "/vm/config") => ApiRequest::GetVmConfig,
+        ("GET", "/vm/counters") => ApiRequest::GetCounters,
+        ("PUT", "/boot-source") => ApiRequest::PutBootSource(body_of(body)?),
+        ("PUT", "/machine-config") => ApiRequest::PutMachineConfig(body_of(body)?),
+        ("PATCH", "/machine-config") => ApiRequest::PatchMachineConfig(body_of(body)?),
+        ("PUT", "/logger") => ApiRequest::PutLogger(body_of(body)?),
+        ("PUT", "/metrics") => ApiRequest::PutMetrics(body_of(body)?),
+        ("PUT", "/actions") => ApiRequest::Action(body_of::<InstanceActionInfo>(body)?.action_type),
+        ("PATCH", "/vm") => ApiRequest::SetVmState(body_of::<VmStateUpdate>(body)?.state),
+        _ => {
+            return Err(RouteError {
+                status: 500,
+                message: format!("No handler for {method} {path}"),
+                allow: None,
+            });
+        }
+    })
+}
+
+/// Parses a JSON body; the message names the field at fault.
+fn body_of<T: Body>(body: &[u8]) -> Result<T, RouteError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(RouteError::bad_request("Missing request body"));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| RouteError::bad_request("Invalid request body: not UTF-8"))?;
+    from_json(text).map_err(|e| RouteError::bad_request(format!("Invalid request body: {e}")))
+}
+
+/// Client-supplied text for a message: at most 64 characters, control characters
+/// escaped.
+fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().count() > 64 {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Backend;
+
+    fn fault(method: &str, path: &str, body: &str) -> RouteError {
+        route(method, path, body.as_bytes()).expect_err("refused")
+    }
+
+    #[test]
+    fn every_route_and_method_maps_to_a_request() {
+        let bodies = [
+            ("/boot-source", r#"{"kernel_image_path": "/k"}"#),
+            (
+                "/machine-config",
+                r#"{"vcpu_count": 2, "mem_size_mib": 256}"#,
+            ),
+            ("/actions", r#"{"action_type": "InstanceStart"}"#),
+            ("/vm", r#"{"state": "Paused"}"#),
+            ("/logger", r#"{"level": "Debug"}"#),
+            ("/metrics", r#"{"metrics_path": "/tmp/m"}"#),
+        ];
+        for r in ROUTES {
+            for method in r.methods {
+                let body = if *method == "GET" {
+                    ""
+                } else {
+                    bodies
+                        .iter()
+                        .find(|(p, _)| *p == r.path)
+                        .map(|(_, b)| *b)
+                        .unwrap_or_default()
+                };
+                let body = if *method == "PATCH" && r.path == "/machine-config" {
+                    r#"{"vcpu_count": 2}"#
+                } else {
+                    body
+                };
+                assert!(
+                    route(method, r.path, body.as_bytes()).is_ok(),
+                    "{method} {}",
+                    r.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn typed_bodies() {
+        assert_eq!(
+            route("PUT", "/actions", br#"{"action_type": "Shutdown"}"#),
+            Ok(ApiRequest::Action(ActionType::Shutdown))
+        );
+        assert_eq!(
+            route("PATCH", "/vm", br#"{"state": "Resumed"}"#),
+            Ok(ApiRequest::SetVmState(RequestedVmState::Resumed))
+        );
+        let Ok(ApiRequest::PutMachineConfig(m)) = route(
+            "PUT",
+            "/machine-config",
+            br#"{"vcpu_count": 4, "mem_size_mib": 1024, "backend": "soft"}"#,
+        ) else {
+            panic!("machine-config");
+        };
+        assert_eq!(
+            (m.vcpu_count, m.mem_size_mib, m.backend),
+            (4, 1024, Backend::Soft)
+        );
+        let Ok(ApiRequest::PatchMachineConfig(u)) =
+            route("PATCH", "/machine-config", br#"{"mem_size_mib": 64}"#)
+        else {
+            panic!("patch");
+        };
+        assert_eq!(u.mem_size_mib, Some(64));
+        assert_eq!(u.vcpu_count, None);
+    }
+
+    #[test]
+    fn unknown_paths_are_404() {
+        let e = fault("GET", "/nope", "");
+        assert_eq!((e.status, e.message.as_str()), (404, "Unknown path /nope"));
+        assert_eq!(fault("GET", "/vm/", "").status, 404);
+        assert_eq!(fault("DELETE", "/drives/rootfs", "").status, 404);
+        let e = fault("GET", &format!("/\u{7}{}", "x".repeat(100)), "");
+        assert!(
+            e.message.contains("\\u{7}") && e.message.ends_with("..."),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn wrong_methods_are_405_with_allow() {
+        let e = fault("DELETE", "/machine-config", "");
+        assert_eq!(e.status, 405);
+        assert_eq!(e.allow.as_deref(), Some("GET, PUT, PATCH"));
+        assert_eq!(e.message, "Method DELETE is not allowed on /machine-config");
+        assert_eq!(fault("GET", "/actions", "").allow.as_deref(), Some("PUT"));
+        assert_eq!(fault("put", "/actions", "").status, 405);
+    }
+
+    #[test]
+    fn bad_bodies_are_400_naming_the_field() {
+        let cases = [
+            ("PUT", "/actions", "", "Missing request body"),
+            ("PUT", "/actions", "  \n", "Missing request body"),
+            (
+                "PUT",
+                "/actions",
+                "{\"action_type\": ",
+                "Invalid request body: JSON syntax error at line 1",
+            ),
+            (
+                "PUT",
+                "/actions",
+                r#"{"action_type": "Reboot"}"#,
+                "Invalid request body: action_type: unknown variant `Reboot`",
+            ),
+            (
+                "PUT",
+                "/machine-config",
+                r#"{"vcpu_count": 1, "mem_size_mib": 64, "cpu_template": "T2"}"#,
+                "Invalid request body: unknown field \"cpu_template\" in machine-config",
+            ),
+            (
+                "PUT",
+                "/machine-config",
+                r#"{"vcpu_count": true, "mem_size_mib": 64}"#,
+                "Invalid request body: machine-config.vcpu_count: invalid type: boolean `true`",
+            ),
+            (
+                "PATCH",
+                "/vm",
+                r#"{"state": "Stopped"}"#,
+                "Invalid request body: state: unknown variant `Stopped`",
+            ),
+            (
+                "PUT",
+                "/logger",
+                r#"{"level": "verbose"}"#,
+                "Invalid request body: logger.level: unknown variant `verbose`",
+            ),
+            (
+                "PUT",
+                "/metrics",
+                "[]",
+                "Invalid request body: metrics: invalid type: array, expected an object",
+            ),
+        ];
+        for (method, path, body, prefix) in cases {
+            let e = fault(method, path, body);
+            assert_eq!(e.status, 400, "{method} {path} {body}");
+            assert!(
+                e.message.starts_with(prefix),
+                "{}: want {prefix}",
+                e.message
+            );
+            assert!(!e.message.contains('\n'));
+        }
+        assert_eq!(
+            route("PUT", "/actions", b"\xff\xfe")
+                .expect_err("utf8")
+                .message,
+            "Invalid request body: not UTF-8"
+        );
+    }
+
+    #[test]
+    fn error_bodies() {
+        let r = ApiResponse::error(409, "The VM is not running");
+        assert_eq!(r.status, 409);
+        assert_eq!(
+            r.body.as_deref(),
+            Some(br#"{"fault_message":"The VM is not running"}"#.as_slice())
+        );
+        assert_eq!(ApiResponse::no_content().body, None);
+    }
+}

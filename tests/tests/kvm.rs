@@ -1,0 +1,154 @@
+//! The KVM backend on a real KVM: QEMU (TCG, `-cpu rv64,h=true`) boots Debian's
+//! kernel as a KVM host whose /init runs the riscv64 rvnest with `"backend": "kvm"`
+//! on Debian's kernel and the standard test initramfs (resources/kvm-host/).
+//!
+//! These tests need the riscv64 build and `resources/kvm-host/build-l1.sh`, so they
+//! are `#[ignore]`d in a plain `cargo test`; `scripts/test-all.sh` builds the assets
+//! and runs them with `--include-ignored`. Missing assets fail the test, never skip it.
+
+use std::time::Duration;
+
+use e2e::{RunResult, run_kvm_host};
+
+/// The L1 boot takes ~5 s and each L2 boot 10-20 s under TCG on 2 cores; the limit
+/// only catches hangs.
+const LIMIT: Duration = Duration::from_secs(420);
+
+fn context(r: &RunResult) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr)
+}
+
+/// The value of `key=` on the marker line starting with `marker`.
+fn marker_value<'a>(out: &'a str, marker: &str, key: &str) -> Option<&'a str> {
+    let line = out.lines().find(|l| l.starts_with(marker))?;
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Boots the L2 guest with `vcpus` vCPUs and `"backend": backend` inside QEMU.
+fn check_l2_boot(vcpus: u32, backend: &str) {
+    let r = run_kvm_host(
+        &format!("rvnest.l2vcpus={vcpus} rvnest.l2backend={backend}"),
+        LIMIT,
+    );
+    let ctx = context(&r);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "QEMU must exit 0 after the L1 poweroff\n{ctx}"
+    );
+    assert!(
+        r.stdout.contains("RVNEST-L1-KVM-LOADED"),
+        "kvm.ko must load in L1\n{ctx}"
+    );
+    assert!(
+        r.stdout.contains("hypervisor extension available"),
+        "L1 kvm must find H\n{ctx}"
+    );
+    // rvnest ran on KVM ("kvm" exits 1 where KVM cannot be used; "auto" picks it
+    // where /dev/kvm opens) and read the guest's ISA from KVM.
+    assert!(
+        r.stdout.contains("KVM guest CPU"),
+        "rvnest's KVM log line\n{ctx}"
+    );
+    // The L2 guest reached userspace, printed its markers and powered off.
+    for marker in ["RVNEST-INIT-START", "RVNEST-GUEST-READY", "RVNEST-POWEROFF"] {
+        assert!(
+            r.stdout.lines().any(|l| l.trim_end() == marker),
+            "L2 marker {marker} missing\n{ctx}"
+        );
+    }
+    for hart in 0..vcpus {
+        assert!(
+            r.stdout.contains(&format!("processor\t: {hart}")),
+            "L2 /proc/cpuinfo lacks hart {hart}\n{ctx}"
+        );
+    }
+    assert!(
+        !r.stdout.contains(&format!("processor\t: {vcpus}")),
+        "L2 has more harts than configured\n{ctx}"
+    );
+    assert_eq!(
+        marker_value(&r.stdout, "RVNEST-L1-RVNEST-EXIT", "rc"),
+        Some("0"),
+        "rvnest must exit 0 after the L2 poweroff\n{ctx}"
+    );
+    let seconds = marker_value(&r.stdout, "RVNEST-L1-RVNEST-EXIT", "seconds").unwrap_or("?");
+    eprintln!(
+        "backend {backend}, {vcpus} vCPU(s): L2 boot-to-poweroff {seconds} s inside QEMU; \
+         whole QEMU run {:.1} s",
+        r.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+#[ignore = "needs the riscv64 rvnest and resources/kvm-host/build-l1.sh (scripts/test-all.sh)"]
+fn debian_boots_on_kvm_inside_qemu_with_one_vcpu() {
+    check_l2_boot(1, "kvm");
+}
+
+#[test]
+#[ignore = "needs the riscv64 rvnest and resources/kvm-host/build-l1.sh (scripts/test-all.sh)"]
+fn debian_boots_on_kvm_inside_qemu_with_two_vcpus_and_backend_auto() {
+    check_l2_boot(2, "auto");
+}
+
+/// Mainline KVM gives guests no H extension: asking for nesting on kvm must fail with
+/// the probed reason and point at the soft backend, and must not boot anything.
+#[test]
+#[ignore = "needs the riscv64 rvnest and resources/kvm-host/build-l1.sh (scripts/test-all.sh)"]
+fn nesting_on_mainline_kvm_is_refused_with_the_probed_reason() {
+    let r = run_kvm_host("rvnest.l2vcpus=1 rvnest.l2nested=1", LIMIT);
+    let ctx = context(&r);
+    assert_eq!(r.code, Some(0), "QEMU must exit 0\n{ctx}");
+    assert!(r.stdout.contains("RVNEST-L1-KVM-LOADED"), "{ctx}");
+    assert_eq!(
+        marker_value(&r.stdout, "RVNEST-L1-RVNEST-EXIT", "rc"),
+        Some("1"),
+        "rvnest must refuse the config\n{ctx}"
+    );
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("nested virtualization needs a KVM that gives guests the H extension"))
+        .unwrap_or_else(|| panic!("no refusal message\n{ctx}"));
+    assert!(line.contains("ISA_EXT_H: no"), "{line}");
+    assert!(line.contains("\"backend\": \"soft\""), "{line}");
+    assert!(
+        !r.stdout.contains("RVNEST-INIT-START"),
+        "no L2 may boot\n{ctx}"
+    );
+}
+
+/// Without /dev/kvm, asking for the kvm backend on a riscv64 host is one line that
+/// says why and points at the soft backend; nothing boots.
+#[test]
+#[ignore = "needs the riscv64 rvnest and resources/kvm-host/build-l1.sh (scripts/test-all.sh)"]
+fn kvm_backend_without_dev_kvm_is_a_clear_error() {
+    let r = run_kvm_host("rvnest.l1kvm=0 rvnest.l2vcpus=1", LIMIT);
+    let ctx = context(&r);
+    assert_eq!(r.code, Some(0), "QEMU must exit 0\n{ctx}");
+    assert!(r.stdout.contains("RVNEST-L1-KVM-SKIPPED"), "{ctx}");
+    assert_eq!(
+        marker_value(&r.stdout, "RVNEST-L1-RVNEST-EXIT", "rc"),
+        Some("1"),
+        "rvnest must refuse the config\n{ctx}"
+    );
+    let errors: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("rvnest: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line\n{ctx}");
+    assert!(
+        errors[0].contains("The kvm backend is not available on this host")
+            && errors[0].contains("cannot open /dev/kvm")
+            && errors[0].contains("\"soft\""),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        !r.stdout.contains("RVNEST-INIT-START"),
+        "no L2 may boot\n{ctx}"
+    );
+}
