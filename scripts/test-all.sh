@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: set-up, formatting, lints, unit tests and the
-# end-to-end boots of Debian's kernel. Everything builds once, in release mode.
+# The whole test suite, as CI runs it. Everything builds once, in release mode.
+#   1. set-up: host packages (QEMU, the riscv64 cross toolchain), the rustup target,
+#      Debian's riscv64 kernel and busybox as guest assets (cached);
+#   2. lints: formatting, clippy for x86_64 and for riscv64;
+#   3. builds: rvnest for this host, the whole workspace for riscv64 (a static
+#      rvnest), the L1 initramfs that carries the riscv64 rvnest and an L2 guest;
+#   4. tests: unit tests, end-to-end boots on the soft backend, the nested stack
+#      (rvnest -> Linux KVM -> rvnest/kvm -> Linux), rvnest on a real KVM inside QEMU,
+#      and the REST API (including a property-based schemathesis run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-rust.sh
-bash resources/setup-host.sh
-bash resources/fetch-guest.sh resources/out
-cargo fmt --all -- --check
-cargo clippy --release --workspace --all-targets -- -D warnings
-cargo build --release -p vmm
-cargo test --release --workspace
-
-# The KVM backend (riscv64 hosts): the cross toolchain, the whole workspace built
-# and linted for riscv64, a static riscv64 rvnest, and rvnest on a real KVM inside
-# QEMU (resources/kvm-host/: QEMU TCG with H boots Debian as the KVM host).
 bash resources/setup-host.sh --with-cross
 rustup target list --installed | grep -qx riscv64gc-unknown-linux-gnu ||
     rustup target add riscv64gc-unknown-linux-gnu
+bash resources/fetch-guest.sh resources/out
+
+cargo fmt --all -- --check
+cargo clippy --release --workspace --all-targets -- -D warnings
 cargo clippy --release --workspace --all-targets --target riscv64gc-unknown-linux-gnu -- -D warnings
+
+cargo build --release -p vmm
 cargo build --release --workspace --target riscv64gc-unknown-linux-gnu
 bash resources/kvm-host/build-l1.sh
-cargo test --release -p e2e --test kvm -- --include-ignored --test-threads=1
 
+cargo test --release --workspace
+# QEMU-hosted KVM runs one at a time (each QEMU takes 2 GiB and both cores).
+cargo test --release -p e2e --test kvm -- --include-ignored --test-threads=1
 # The REST API: a property-based run of schemathesis (pinned, installed with pip into
 # target/schemathesis-venv) against api/openapi.yaml and live rvnest servers.
 bash tests/schemathesis/run.sh
