@@ -53,7 +53,7 @@ run_one() { # kind -> prints "l2_seconds wall_seconds"
     local l2
     l2=$(sed -n 's/.*RVNEST-L1-RVNEST-EXIT rc=0 seconds=\([0-9.]*\).*/\1/p' "$log" | head -1)
     [[ -n $l2 ]] || { echo "nested-bench: $1 run failed; log:" >&2; tail -20 "$log" >&2; exit 1; }
-    echo "$l2 $(echo "$end - $start" | bc)"
+    printf "%s %.1f\n" "$l2" "$(echo "$end - $start" | bc)"
 }
 
 declare -A l2s walls
