@@ -199,28 +199,7 @@ pub(crate) struct Entry {
     pub pattern: Pattern,
 }
 
-// Major opcodes (bits 6:0), named as in the manual's opcode map.
-const LOAD: u32 = 0x03;
-const LOAD_FP: u32 = 0x07;
-const MISC_MEM: u32 = 0x0f;
-const OP_IMM: u32 = 0x13;
-const AUIPC: u32 = 0x17;
-const OP_IMM_32: u32 = 0x1b;
-const STORE: u32 = 0x23;
-const STORE_FP: u32 = 0x27;
-const AMO: u32 = 0x2f;
-const OP: u32 = 0x33;
-const LUI: u32 = 0x37;
-const OP_32: u32 = 0x3b;
-const MADD: u32 = 0x43;
-const MSUB: u32 = 0x47;
-const NMSUB: u32 = 0x4b;
-const NMADD: u32 = 0x4f;
-const OP_FP: u32 = 0x53;
-const BRANCH: u32 = 0x63;
-const JALR: u32 = 0x67;
-const JAL: u32 = 0x6f;
-const SYSTEM: u32 = 0x73;
+use super::opcode::*;
 
 /// A line's pattern, starting from its major opcode.
 const fn op(opcode: u32) -> Pattern {

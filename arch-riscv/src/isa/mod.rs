@@ -4,6 +4,7 @@ mod compressed;
 pub mod decode;
 pub mod encode;
 pub mod op;
+pub mod opcode;
 mod table;
 
 pub use decode::decode;
