@@ -514,3 +514,70 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
         other => out.push((prefix.to_string(), other.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn counters_table_has_a_column_per_vcpu_and_hides_quiet_groups() {
+        let vcpu = |id: u64, instructions: u64| {
+            json!({
+                "id": id, "state": "running", "instructions": instructions,
+                "exits": {"sbi": 3},
+                "nested": {"guest_entries": 0},
+                "nacl": {"enabled": false, "sync_csr": 0},
+            })
+        };
+        let text = counters_text(&json!({"vcpus": [vcpu(0, 12345), vcpu(1, 7)]}));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["vcpu0", "vcpu1"]
+        );
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with("instructions"))
+            .expect("instructions row");
+        assert_eq!(
+            row.split_whitespace().collect::<Vec<_>>(),
+            ["instructions", "12345", "7"]
+        );
+        assert!(text.contains("exits.sbi"), "{text}");
+        assert!(
+            !text.contains("nested.") && !text.contains("nacl."),
+            "{text}"
+        );
+        let busy = json!({"vcpus": [{"id": 0, "nacl": {"enabled": true, "sync_csr": 4}}]});
+        assert!(counters_text(&busy).contains("nacl.sync_csr"));
+        assert_eq!(
+            counters_text(&json!({"vcpus": []})),
+            "No vCPUs: the VM has not started"
+        );
+    }
+
+    #[test]
+    fn machine_config_text() {
+        let text = machine_text(&json!({
+            "vcpu_count": 2, "mem_size_mib": 512, "backend": "soft", "nested": true,
+            "nacl": {"enabled": true, "features": ["sync_csr", "sync_sret"]}
+        }));
+        assert_eq!(
+            text,
+            "vcpus:   2\nmemory:  512 MiB\nbackend: soft\nnested:  yes\nnacl:    on (sync_csr, sync_sret)"
+        );
+        let text = machine_text(
+            &json!({"vcpu_count": 1, "mem_size_mib": 128, "backend": "auto", "nested": false}),
+        );
+        assert!(text.ends_with("nested:  no\nnacl:    off"), "{text}");
+    }
+
+    #[test]
+    fn enums_parse_by_their_json_names() {
+        assert_eq!(json_enum::<Backend>("kvm"), Ok(Backend::Kvm));
+        assert_eq!(json_enum::<LogLevel>("Warning"), Ok(LogLevel::Warning));
+        assert!(json_enum::<LogLevel>("warning").is_err());
+    }
+}
