@@ -33,7 +33,6 @@ die() { echo "build-l1: error: $*" >&2; exit 1; }
 for f in Image initramfs.cpio.gz; do
     [[ -s $GUEST/$f ]] || die "$GUEST/$f missing: run resources/fetch-guest.sh"
 done
-GUEST=$(cd "$GUEST" && pwd) # the archive is unpacked from another directory
 GUEST=$(cd "$GUEST" && pwd)
 [[ -x $RVNEST ]] || die "$RVNEST missing: cargo build --release -p vmm --target riscv64gc-unknown-linux-gnu"
 file -b "$RVNEST" | grep -q 'RISC-V' || die "$RVNEST is not a RISC-V binary"
