@@ -375,6 +375,36 @@ impl Hart {
                 Err(trap) => self.stopped(Stop::Trap(trap), op),
             },
 
+            Flw => self.fp_guard(op).unwrap_or_else(|| load!(4)),
+            Fld => self.fp_guard(op).unwrap_or_else(|| load!(8)),
+            Fsw => self
+                .fp_guard(op)
+                .unwrap_or_else(|| store!(4, self.f[(op.rs2 & 31) as usize])),
+            Fsd => self
+                .fp_guard(op)
+                .unwrap_or_else(|| store!(8, self.f[(op.rs2 & 31) as usize])),
+            FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS
+            | FsgnjS | FsgnjnS | FsgnjxS | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS
+            | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW | FcvtSWu | FcvtSL | FcvtSLu
+            | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD | FdivD
+            | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtSD | FcvtDS | FeqD
+            | FltD | FleD | FclassD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD | FmvXD | FcvtDW
+            | FcvtDWu | FcvtDL | FcvtDLu | FmvDX => self.execute_fp(op),
+
+            Undecoded | Illegal | Mret => self.illegal(op),
+            _ => self.step_rare(op),
+        }
+    }
+
+    /// The system, CSR and hypervisor instructions: out of line, so the hot match
+    /// in [`Hart::step`] stays small enough to keep its values in registers.
+    #[inline(never)]
+    fn step_rare(&mut self, op: &Op) -> Flow {
+        use OpKind::*;
+        let next_pc = self.pc.wrapping_add(op.len as u64);
+        let a = self.x[(op.rs1 & 63) as usize];
+        let b = self.x[(op.rs2 & 63) as usize];
+        match op.kind {
             Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => match self.execute_csr(*op) {
                 Ok(wrote) => {
                     self.pc = next_pc;
@@ -382,7 +412,6 @@ impl Hart {
                 }
                 Err(trap) => self.stopped(Stop::Trap(trap), op),
             },
-
             Ecall => match (self.virt, self.privilege) {
                 (_, Privilege::User) => {
                     self.stopped(Stop::Trap(Trap::new(Cause::EcallFromU, 0)), op)
@@ -505,23 +534,7 @@ impl Hart {
                 }
             },
 
-            Flw => self.fp_guard(op).unwrap_or_else(|| load!(4)),
-            Fld => self.fp_guard(op).unwrap_or_else(|| load!(8)),
-            Fsw => self
-                .fp_guard(op)
-                .unwrap_or_else(|| store!(4, self.f[(op.rs2 & 31) as usize])),
-            Fsd => self
-                .fp_guard(op)
-                .unwrap_or_else(|| store!(8, self.f[(op.rs2 & 31) as usize])),
-            FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS
-            | FsgnjS | FsgnjnS | FsgnjxS | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS
-            | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW | FcvtSWu | FcvtSL | FcvtSLu
-            | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD | FdivD
-            | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtSD | FcvtDS | FeqD
-            | FltD | FleD | FclassD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD | FmvXD | FcvtDW
-            | FcvtDWu | FcvtDL | FcvtDLu | FmvDX => self.execute_fp(op),
-
-            Undecoded | Illegal | Mret => self.illegal(op),
+            _ => self.illegal(op),
         }
     }
 
