@@ -15,6 +15,15 @@
 //!     └── virtio_mmio@... virtio,mmio, one per attached device
 //! ```
 //!
+//! A machine with an AIA ([`InterruptController::Aia`], KVM's in-kernel APLIC and
+//! IMSICs) has, instead of the PLIC, the nodes QEMU `virt,aia=aplic-imsic` has:
+//!
+//! ```text
+//!     ├── imsics@28000000 riscv,imsics; one S-level file per hart, msi-controller
+//!     ├── aplic@d000000   riscv,aplic; msi-parent = the IMSICs
+//!     ├── serial@10000000 interrupt-parent = the APLIC, <10 level-high>
+//! ```
+//!
 //! There is no poweroff or reboot node: the guest uses the SBI SRST extension.
 
 use std::collections::BTreeSet;
@@ -24,7 +33,9 @@ use std::str::FromStr;
 use thiserror::Error;
 use vm_fdt::FdtWriter;
 
-use crate::layout::{PLIC_BASE, PLIC_NUM_SOURCES, PLIC_SIZE, UART_BASE, UART_IRQ, UART_SIZE};
+use crate::layout::{
+    IMSIC_FILE_SIZE, PLIC_BASE, PLIC_NUM_SOURCES, PLIC_SIZE, UART_BASE, UART_IRQ, UART_SIZE,
+};
 
 /// Canonical order of the single-letter extensions in an ISA string (unprivileged
 /// specification, "ISA Extension Naming Conventions"; Linux's `cpufeature.c` uses
@@ -38,8 +49,12 @@ const IRQ_S_EXT: u32 = 9;
 const UART_CLOCK_FREQUENCY: u32 = 3_686_400;
 /// Cache-block size for the Zicbom/Zicboz/Zicbop instructions, in bytes.
 const CACHE_BLOCK_SIZE: u32 = 64;
-/// The PLIC's phandle; each hart `n` gets `FIRST_CPU_PHANDLE + 2n` for its node and
-/// one more for its interrupt controller.
+/// `IRQ_TYPE_LEVEL_HIGH` of Linux's `dt-bindings/interrupt-controller/irq.h`: the
+/// second cell of an APLIC interrupt specifier.
+const IRQ_TYPE_LEVEL_HIGH: u32 = 4;
+/// The phandle of the controller devices interrupt at (the PLIC, or the APLIC with an
+/// AIA); each hart `n` gets `FIRST_CPU_PHANDLE + 2n` for its node and one more for its
+/// interrupt controller. The IMSICs of an AIA take the first phandle after the harts'.
 const PLIC_PHANDLE: u32 = 1;
 const FIRST_CPU_PHANDLE: u32 = 2;
 
@@ -49,6 +64,10 @@ fn cpu_phandle(hart: u32) -> u32 {
 
 fn intc_phandle(hart: u32) -> u32 {
     cpu_phandle(hart) + 1
+}
+
+fn imsic_phandle(num_harts: u32) -> u32 {
+    cpu_phandle(num_harts)
 }
 
 /// Why a device tree could not be built.
@@ -296,6 +315,37 @@ pub struct VirtioMmioNode {
     pub irq: u32,
 }
 
+/// The interrupt controller the device tree describes, which every device interrupts at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InterruptController {
+    /// The PLIC of [`crate::layout`], with one S-mode context per hart.
+    #[default]
+    Plic,
+    /// An AIA: an APLIC domain that forwards wired interrupts as MSIs to one
+    /// supervisor-level IMSIC interrupt file per hart.
+    Aia(AiaNodes),
+}
+
+/// Where the parts of an AIA sit and how large they are, as the `riscv,aplic` and
+/// `riscv,imsics` nodes state it (Linux `Documentation/devicetree/bindings/
+/// interrupt-controller/riscv,aplic.yaml` and `riscv,imsics.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AiaNodes {
+    /// Guest-physical base of the APLIC domain.
+    pub aplic_base: u64,
+    /// Size of the APLIC domain's register window in bytes.
+    pub aplic_size: u64,
+    /// Wired interrupt sources of the APLIC, numbered `1..=num_sources`.
+    pub num_sources: u32,
+    /// Guest-physical base of hart 0's IMSIC file; hart n's is
+    /// [`IMSIC_FILE_SIZE`]` * n` above it.
+    pub imsic_base: u64,
+    /// Interrupt identities of each IMSIC file (`riscv,num-ids`, 63 to 2047).
+    pub num_ids: u32,
+    /// Bits of the hart index in an IMSIC address (`riscv,hart-index-bits`).
+    pub hart_index_bits: u32,
+}
+
 /// What the device tree describes. The PLIC and UART come from [`crate::layout`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FdtConfig {
@@ -317,6 +367,8 @@ pub struct FdtConfig {
     pub timebase_frequency: u64,
     /// virtio-mmio transports, in the order Linux should probe them.
     pub virtio_mmio: Vec<VirtioMmioNode>,
+    /// The interrupt controller (the PLIC unless the backend provides an AIA).
+    pub irqchip: InterruptController,
 }
 
 /// Writes `reg = <base size>` with two address and two size cells.
@@ -425,6 +477,51 @@ fn write_soc(fdt: &mut FdtWriter, cfg: &FdtConfig) -> Result<(), FdtError> {
     fdt.property_string("compatible", "simple-bus")?;
     fdt.property_null("ranges")?;
 
+    match &cfg.irqchip {
+        InterruptController::Plic => write_plic(fdt, cfg)?,
+        InterruptController::Aia(aia) => write_aia(fdt, cfg, aia)?,
+    }
+
+    let serial = fdt.begin_node(&format!("serial@{UART_BASE:x}"))?;
+    fdt.property_string("compatible", "ns16550a")?;
+    reg(fdt, UART_BASE, UART_SIZE)?;
+    fdt.property_u32("clock-frequency", UART_CLOCK_FREQUENCY)?;
+    write_interrupt(fdt, cfg, UART_IRQ)?;
+    fdt.end_node(serial)?;
+
+    for dev in &cfg.virtio_mmio {
+        let node = fdt.begin_node(&format!("virtio_mmio@{:x}", dev.base))?;
+        fdt.property_string("compatible", "virtio,mmio")?;
+        reg(fdt, dev.base, dev.size)?;
+        write_interrupt(fdt, cfg, dev.irq)?;
+        fdt.end_node(node)?;
+    }
+
+    fdt.end_node(soc)?;
+    Ok(())
+}
+
+/// A device's `interrupts` and `interrupt-parent`: one cell (the source) at the PLIC,
+/// two (the source, level-high) at the APLIC.
+fn write_interrupt(fdt: &mut FdtWriter, cfg: &FdtConfig, irq: u32) -> Result<(), FdtError> {
+    match cfg.irqchip {
+        InterruptController::Plic => fdt.property_u32("interrupts", irq)?,
+        InterruptController::Aia(_) => {
+            fdt.property_array_u32("interrupts", &[irq, IRQ_TYPE_LEVEL_HIGH])?
+        }
+    }
+    fdt.property_u32("interrupt-parent", PLIC_PHANDLE)?;
+    Ok(())
+}
+
+/// Each hart's S-mode external interrupt, in hart order (`interrupts-extended`).
+fn hart_external_interrupts(cfg: &FdtConfig) -> Vec<u32> {
+    (0..cfg.num_harts)
+        .flat_map(|hart| [intc_phandle(hart), IRQ_S_EXT])
+        .collect()
+}
+
+fn write_plic(fdt: &mut FdtWriter, cfg: &FdtConfig) -> Result<(), FdtError> {
     // Context i of the PLIC is hart i's S-mode external interrupt.
     let plic = fdt.begin_node(&format!("plic@{PLIC_BASE:x}"))?;
     fdt.property_string_list(
@@ -436,31 +533,39 @@ fn write_soc(fdt: &mut FdtWriter, cfg: &FdtConfig) -> Result<(), FdtError> {
     fdt.property_u32("#interrupt-cells", 1)?;
     fdt.property_null("interrupt-controller")?;
     fdt.property_u32("riscv,ndev", PLIC_NUM_SOURCES - 1)?;
-    let contexts: Vec<u32> = (0..cfg.num_harts)
-        .flat_map(|hart| [intc_phandle(hart), IRQ_S_EXT])
-        .collect();
-    fdt.property_array_u32("interrupts-extended", &contexts)?;
+    fdt.property_array_u32("interrupts-extended", &hart_external_interrupts(cfg))?;
     fdt.property_phandle(PLIC_PHANDLE)?;
     fdt.end_node(plic)?;
+    Ok(())
+}
 
-    let serial = fdt.begin_node(&format!("serial@{UART_BASE:x}"))?;
-    fdt.property_string("compatible", "ns16550a")?;
-    reg(fdt, UART_BASE, UART_SIZE)?;
-    fdt.property_u32("clock-frequency", UART_CLOCK_FREQUENCY)?;
-    fdt.property_u32("interrupts", UART_IRQ)?;
-    fdt.property_u32("interrupt-parent", PLIC_PHANDLE)?;
-    fdt.end_node(serial)?;
+/// The IMSICs (one S-level file per hart, the MSI controller) and the APLIC domain
+/// that turns wired interrupts into MSIs to them.
+fn write_aia(fdt: &mut FdtWriter, cfg: &FdtConfig, aia: &AiaNodes) -> Result<(), FdtError> {
+    let imsic_size = u64::from(cfg.num_harts) * IMSIC_FILE_SIZE;
+    let imsic = fdt.begin_node(&format!("imsics@{:x}", aia.imsic_base))?;
+    fdt.property_string("compatible", "riscv,imsics")?;
+    reg(fdt, aia.imsic_base, imsic_size)?;
+    fdt.property_u32("#address-cells", 0)?;
+    fdt.property_u32("#interrupt-cells", 0)?;
+    fdt.property_null("interrupt-controller")?;
+    fdt.property_null("msi-controller")?;
+    fdt.property_u32("riscv,num-ids", aia.num_ids)?;
+    fdt.property_u32("riscv,hart-index-bits", aia.hart_index_bits)?;
+    fdt.property_array_u32("interrupts-extended", &hart_external_interrupts(cfg))?;
+    fdt.property_phandle(imsic_phandle(cfg.num_harts))?;
+    fdt.end_node(imsic)?;
 
-    for dev in &cfg.virtio_mmio {
-        let node = fdt.begin_node(&format!("virtio_mmio@{:x}", dev.base))?;
-        fdt.property_string("compatible", "virtio,mmio")?;
-        reg(fdt, dev.base, dev.size)?;
-        fdt.property_u32("interrupts", dev.irq)?;
-        fdt.property_u32("interrupt-parent", PLIC_PHANDLE)?;
-        fdt.end_node(node)?;
-    }
-
-    fdt.end_node(soc)?;
+    let aplic = fdt.begin_node(&format!("aplic@{:x}", aia.aplic_base))?;
+    fdt.property_string("compatible", "riscv,aplic")?;
+    reg(fdt, aia.aplic_base, aia.aplic_size)?;
+    fdt.property_u32("#address-cells", 0)?;
+    fdt.property_u32("#interrupt-cells", 2)?;
+    fdt.property_null("interrupt-controller")?;
+    fdt.property_u32("riscv,num-sources", aia.num_sources)?;
+    fdt.property_u32("msi-parent", imsic_phandle(cfg.num_harts))?;
+    fdt.property_phandle(PLIC_PHANDLE)?;
+    fdt.end_node(aplic)?;
     Ok(())
 }
 
@@ -579,6 +684,7 @@ mod tests {
             initrd,
             timebase_frequency: TIMEBASE_FREQUENCY,
             virtio_mmio: Vec::new(),
+            irqchip: InterruptController::Plic,
         }
     }
 
@@ -723,6 +829,77 @@ mod tests {
                 cells(&t, PLIC, "phandle")
             );
         }
+    }
+
+    fn aia(hart_index_bits: u32) -> InterruptController {
+        InterruptController::Aia(AiaNodes {
+            aplic_base: crate::layout::APLIC_BASE,
+            aplic_size: crate::layout::APLIC_SIZE,
+            num_sources: 95,
+            imsic_base: crate::layout::IMSIC_BASE,
+            num_ids: 255,
+            hart_index_bits,
+        })
+    }
+
+    #[test]
+    fn aia_replaces_the_plic_and_devices_interrupt_at_the_aplic() {
+        let mut cfg = config(3, "rv64imafdc_zicsr_ssaia", None);
+        cfg.irqchip = aia(2);
+        cfg.virtio_mmio = vec![VirtioMmioNode {
+            base: VIRTIO_MMIO_BASE,
+            size: VIRTIO_MMIO_SIZE,
+            irq: VIRTIO_MMIO_IRQ_BASE,
+        }];
+        let t = parse(&create_fdt(&cfg).unwrap());
+        assert!(!t.contains_key(PLIC));
+
+        const IMSIC: &str = "/soc/imsics@28000000";
+        const APLIC: &str = "/soc/aplic@d000000";
+        assert_eq!(string(&t, IMSIC, "compatible"), "riscv,imsics");
+        assert_eq!(u64s(&t, IMSIC, "reg"), [0x2800_0000, 3 * 0x1000]);
+        assert!(prop(&t, IMSIC, "interrupt-controller").is_empty());
+        assert!(prop(&t, IMSIC, "msi-controller").is_empty());
+        assert_eq!(cells(&t, IMSIC, "#interrupt-cells"), [0]);
+        assert_eq!(cells(&t, IMSIC, "riscv,num-ids"), [255]);
+        assert_eq!(cells(&t, IMSIC, "riscv,hart-index-bits"), [2]);
+        let contexts: Vec<u32> = (0..3)
+            .flat_map(|hart| {
+                let intc = format!("/cpus/cpu@{hart}/interrupt-controller");
+                [cells(&t, &intc, "phandle")[0], IRQ_S_EXT]
+            })
+            .collect();
+        assert_eq!(cells(&t, IMSIC, "interrupts-extended"), contexts);
+
+        assert_eq!(string(&t, APLIC, "compatible"), "riscv,aplic");
+        assert_eq!(u64s(&t, APLIC, "reg"), [0x0d00_0000, 0x4000]);
+        assert!(prop(&t, APLIC, "interrupt-controller").is_empty());
+        assert_eq!(cells(&t, APLIC, "#interrupt-cells"), [2]);
+        assert_eq!(cells(&t, APLIC, "riscv,num-sources"), [95]);
+        assert_eq!(
+            cells(&t, APLIC, "msi-parent"),
+            cells(&t, IMSIC, "phandle"),
+            "the APLIC forwards to the IMSICs"
+        );
+
+        // Every phandle is distinct.
+        let mut phandles: Vec<u32> = t
+            .values()
+            .filter_map(|node| node.get("phandle"))
+            .map(|raw| be32(raw, 0))
+            .collect();
+        let count = phandles.len();
+        phandles.sort_unstable();
+        phandles.dedup();
+        assert_eq!(phandles.len(), count);
+
+        let aplic_phandle = cells(&t, APLIC, "phandle");
+        assert_eq!(cells(&t, SERIAL, "interrupt-parent"), aplic_phandle);
+        assert_eq!(cells(&t, SERIAL, "interrupts"), [10, 4]);
+        let virtio = "/soc/virtio_mmio@10001000";
+        assert_eq!(cells(&t, virtio, "interrupt-parent"), aplic_phandle);
+        assert_eq!(cells(&t, virtio, "interrupts"), [1, 4]);
+        assert!(strings(&t, "/cpus/cpu@2", "riscv,isa-extensions").contains(&"ssaia".to_owned()));
     }
 
     #[test]

@@ -18,16 +18,20 @@ use crate::isa::{Op, OpKind, decode};
 /// Instructions per slice: between slices the hart polls interrupts and events.
 const SLICE: u64 = 8192;
 
-/// What an instruction that left the straight line asks the loop to do.
+/// What an instruction asks the loop to do next. Small enough to stay in registers:
+/// an exit's payload waits in `Hart::exit`.
+#[derive(Clone, Copy)]
 enum Flow {
-    /// Keep going on the current decoded page if pc is still in it.
-    Next,
-    /// Find the decoded page of pc again (translation or privilege changed).
+    /// Go on at this pc, on the current decoded page if the pc is still in it.
+    Next(u64),
+    /// Go on at `self.pc`, set by an out-of-line handler.
+    Resume,
+    /// Find the decoded page of `self.pc` again (translation or privilege changed).
     Refetch,
-    /// End the slice (interrupts may now be deliverable).
+    /// End the slice at `self.pc` (interrupts may now be deliverable).
     EndSlice,
-    /// Leave `run()` with this exit.
-    Exit(Exit),
+    /// Leave `run()` with the exit in `self.exit`.
+    Exit,
 }
 
 impl Hart {
@@ -48,19 +52,19 @@ impl Hart {
 
     /// Finds the decoded page of the pc, filling the fetch TLB on a miss.
     #[inline]
-    fn code_page(&mut self) -> Result<*mut CodePage, Trap> {
-        if let Some(page) = self.icache.lookup(self.mmu_index, self.pc) {
+    fn code_page(&mut self, pc: u64) -> Result<*mut CodePage, Trap> {
+        if let Some(page) = self.icache.lookup(self.mmu_index, pc) {
             return Ok(page);
         }
         self.stats.fetch_misses += 1;
-        let paddr = super::mmu::translate(&self.ram, self.pc, Access::Fetch, &self.context())?;
+        let paddr = super::mmu::translate(&self.ram, pc, Access::Fetch, &self.context())?;
         let host = self
             .ram
             .host_ptr(paddr & !0xFFF, 0x1000)
-            .ok_or(Trap::new(Cause::FetchAccess, self.pc))?;
+            .ok_or(Trap::new(Cause::FetchAccess, pc))?;
         Ok(self
             .icache
-            .fill(self.mmu_index, self.pc, paddr & !0xFFF, host as usize))
+            .fill(self.mmu_index, pc, paddr & !0xFFF, host as usize))
     }
 
     /// Decodes the instruction at `offset` of `page`, caching it when it lies wholly
@@ -93,23 +97,28 @@ impl Hart {
         Ok(decode(low | (high << 16)))
     }
 
-    /// Runs up to one slice of instructions.
+    /// Runs up to one slice of instructions. The pc lives in a local while the slice
+    /// runs; `self.pc` is written back before anything out of line reads it.
     fn run_slice(&mut self) -> Option<Exit> {
         let mut executed = 0u64;
-        let exit = 'slice: loop {
-            let page = match self.code_page() {
+        let mut pc = self.pc;
+        let flow = 'slice: loop {
+            let page = match self.code_page(pc) {
                 Ok(page) => page,
                 Err(trap) => {
+                    self.pc = pc;
                     self.raise(trap);
+                    pc = self.pc;
                     continue 'slice;
                 }
             };
-            let page_base = self.pc & !0xFFF;
+            let page_base = pc & !0xFFF;
             loop {
                 if executed >= SLICE {
-                    break 'slice None;
+                    self.pc = pc;
+                    break 'slice Flow::EndSlice;
                 }
-                let offset = self.pc.wrapping_sub(page_base);
+                let offset = pc.wrapping_sub(page_base);
                 if offset >= 0x1000 {
                     continue 'slice;
                 }
@@ -121,20 +130,34 @@ impl Hart {
                 let flow = if unsafe { (*slot).kind } != OpKind::Undecoded {
                     // SAFETY: as above. `step` reads the fields straight from the slot
                     // and never after an operation that flushes the decode cache.
-                    self.step(unsafe { &*slot })
+                    let op = unsafe { &*slot };
+                    // Two copies of `step`, one per length: the next pc then depends on
+                    // a predicted branch rather than on the length loaded from the slot.
+                    if op.len == 4 {
+                        self.step(op, pc, 4)
+                    } else {
+                        self.step(op, pc, 2)
+                    }
                 } else {
+                    self.pc = pc;
                     self.step_undecoded(page, offset as usize)
                 };
                 match flow {
-                    Flow::Next => {}
-                    Flow::Refetch => continue 'slice,
-                    Flow::EndSlice => break 'slice None,
-                    Flow::Exit(exit) => break 'slice Some(exit),
+                    Flow::Next(next) => pc = next,
+                    Flow::Resume => pc = self.pc,
+                    Flow::Refetch => {
+                        pc = self.pc;
+                        continue 'slice;
+                    }
+                    Flow::EndSlice | Flow::Exit => break 'slice flow,
                 }
             }
         };
         self.stats.instructions += executed;
-        exit
+        match flow {
+            Flow::Exit => self.exit.take(),
+            _ => None,
+        }
     }
 
     /// Decodes the slot at `offset` of `page` and executes it (the cold path of the
@@ -143,7 +166,7 @@ impl Hart {
     #[inline(never)]
     fn step_undecoded(&mut self, page: *mut CodePage, offset: usize) -> Flow {
         match self.decode_slot(page, offset) {
-            Ok(op) => self.step(&op),
+            Ok(op) => self.step(&op, self.pc, op.len as u64),
             Err(trap) => {
                 self.raise(trap);
                 Flow::Refetch
@@ -169,13 +192,19 @@ impl Hart {
             }
             Stop::Exit(exit @ Exit::MmioRead { .. }) => {
                 self.pending_load = Some(PendingLoad { op });
-                Flow::Exit(exit)
+                self.leave(exit)
             }
             Stop::Exit(exit) => {
                 self.pc = self.pc.wrapping_add(op.len as u64);
-                Flow::Exit(exit)
+                self.leave(exit)
             }
         }
+    }
+
+    /// Ends the slice and `run()` with `exit`.
+    fn leave(&mut self, exit: Exit) -> Flow {
+        self.exit = Some(exit);
+        Flow::Exit
     }
 
     /// Raises an illegal-instruction exception for `op`.
@@ -214,44 +243,57 @@ impl Hart {
         self.x[(op.rd & 63) as usize] = value;
     }
 
-    /// Executes one operation.
+    /// Executes one operation at `pc`. The straight-line cases return the next pc;
+    /// whatever goes out of line writes `self.pc` first (`cold!`).
     #[inline(always)]
-    fn step(&mut self, op: &Op) -> Flow {
+    fn step(&mut self, op: &Op, pc: u64, len: u64) -> Flow {
         use OpKind::*;
         macro_rules! x {
             ($r:expr) => {
                 self.x[($r & 63) as usize]
             };
         }
+        macro_rules! cold {
+            ($call:expr) => {{
+                self.pc = pc;
+                $call
+            }};
+        }
         let imm = op.imm as i64 as u64;
-        let next_pc = self.pc.wrapping_add(op.len as u64);
+        let next_pc = pc.wrapping_add(len);
         macro_rules! alu {
             ($value:expr) => {{
                 x!(op.rd) = $value;
-                self.pc = next_pc;
-                Flow::Next
+                Flow::Next(next_pc)
             }};
         }
         macro_rules! branch {
-            ($cond:expr) => {{
-                self.pc = if $cond {
-                    self.pc.wrapping_add(imm)
-                } else {
-                    next_pc
-                };
-                Flow::Next
-            }};
+            ($cond:expr) => {{ Flow::Next(if $cond { pc.wrapping_add(imm) } else { next_pc }) }};
         }
         macro_rules! load {
+            ($size:expr, $extend:expr) => {{
+                let addr = x!(op.rs1).wrapping_add(imm);
+                match self.load(addr, $size) {
+                    Ok(raw) => {
+                        x!(op.rd) = $extend(raw);
+                        Flow::Next(next_pc)
+                    }
+                    Err(stop) => cold!(self.stopped(stop, op)),
+                }
+            }};
+        }
+        macro_rules! load_fp {
             ($size:expr) => {{
+                if !self.fp_enabled() {
+                    return cold!(self.illegal(op));
+                }
                 let addr = x!(op.rs1).wrapping_add(imm);
                 match self.load(addr, $size) {
                     Ok(raw) => {
                         self.finish_load(*op, raw);
-                        self.pc = next_pc;
-                        Flow::Next
+                        Flow::Next(next_pc)
                     }
-                    Err(stop) => self.stopped(stop, op),
+                    Err(stop) => cold!(self.stopped(stop, op)),
                 }
             }};
         }
@@ -260,12 +302,17 @@ impl Hart {
                 let addr = x!(op.rs1).wrapping_add(imm);
                 let value = $value;
                 match self.store(addr, $size, value) {
-                    Ok(()) => {
-                        self.pc = next_pc;
-                        Flow::Next
-                    }
-                    Err(stop) => self.stopped(stop, op),
+                    Ok(()) => Flow::Next(next_pc),
+                    Err(stop) => cold!(self.stopped(stop, op)),
                 }
+            }};
+        }
+        macro_rules! store_fp {
+            ($size:expr) => {{
+                if !self.fp_enabled() {
+                    return cold!(self.illegal(op));
+                }
+                store!($size, self.f[(op.rs2 & 31) as usize])
             }};
         }
         let a = x!(op.rs1);
@@ -274,10 +321,10 @@ impl Hart {
         match op.kind {
             Addi => alu!(a.wrapping_add(imm)),
             Add => alu!(a.wrapping_add(b)),
-            Ld => load!(8),
+            Ld => load!(8, |raw| raw),
             Sd => store!(8, b),
-            Lw => load!(4),
-            Lwu => load!(4),
+            Lw => load!(4, |raw| sext32(raw)),
+            Lwu => load!(4, |raw| raw),
             Sw => store!(4, b),
             Beq => branch!(a == b),
             Bne => branch!(a != b),
@@ -287,21 +334,19 @@ impl Hart {
             Bgeu => branch!(a >= b),
             Jal => {
                 x!(op.rd) = next_pc;
-                self.pc = self.pc.wrapping_add(imm);
-                Flow::Next
+                Flow::Next(pc.wrapping_add(imm))
             }
             Jalr => {
                 let target = a.wrapping_add(imm) & !1;
                 x!(op.rd) = next_pc;
-                self.pc = target;
-                Flow::Next
+                Flow::Next(target)
             }
             Lui => alu!(imm),
-            Auipc => alu!(self.pc.wrapping_add(imm)),
-            Lb => load!(1),
-            Lh => load!(2),
-            Lbu => load!(1),
-            Lhu => load!(2),
+            Auipc => alu!(pc.wrapping_add(imm)),
+            Lb => load!(1, |raw| raw as i8 as i64 as u64),
+            Lh => load!(2, |raw| raw as i16 as i64 as u64),
+            Lbu => load!(1, |raw| raw),
+            Lhu => load!(2, |raw| raw),
             Sb => store!(1, b),
             Sh => store!(2, b),
             Slti => alu!(((a as i64) < (imm as i64)) as u64),
@@ -359,8 +404,7 @@ impl Hart {
                 } else {
                     compiler_fence(Ordering::SeqCst);
                 }
-                self.pc = next_pc;
-                Flow::Next
+                Flow::Next(next_pc)
             }
             FenceI => {
                 self.icache.fence();
@@ -372,27 +416,23 @@ impl Hart {
             | AmominuW | AmomaxuW | LrD | ScD | AmoswapD | AmoaddD | AmoxorD | AmoandD | AmoorD
             | AmominD | AmomaxD | AmominuD | AmomaxuD => match self.atomic(op.kind, a, b) {
                 Ok(value) => alu!(value),
-                Err(trap) => self.stopped(Stop::Trap(trap), op),
+                Err(trap) => cold!(self.stopped(Stop::Trap(trap), op)),
             },
 
-            Flw => self.fp_guard(op).unwrap_or_else(|| load!(4)),
-            Fld => self.fp_guard(op).unwrap_or_else(|| load!(8)),
-            Fsw => self
-                .fp_guard(op)
-                .unwrap_or_else(|| store!(4, self.f[(op.rs2 & 31) as usize])),
-            Fsd => self
-                .fp_guard(op)
-                .unwrap_or_else(|| store!(8, self.f[(op.rs2 & 31) as usize])),
+            Flw => load_fp!(4),
+            Fld => load_fp!(8),
+            Fsw => store_fp!(4),
+            Fsd => store_fp!(8),
             FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS
             | FsgnjS | FsgnjnS | FsgnjxS | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS
             | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW | FcvtSWu | FcvtSL | FcvtSLu
             | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD | FdivD
             | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtSD | FcvtDS | FeqD
             | FltD | FleD | FclassD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD | FmvXD | FcvtDW
-            | FcvtDWu | FcvtDL | FcvtDLu | FmvDX => self.execute_fp(op),
+            | FcvtDWu | FcvtDL | FcvtDLu | FmvDX => cold!(self.execute_fp(op)),
 
-            Undecoded | Illegal | Mret => self.illegal(op),
-            _ => self.step_rare(op),
+            Undecoded | Illegal | Mret => cold!(self.illegal(op)),
+            _ => cold!(self.step_rare(op)),
         }
     }
 
@@ -408,7 +448,7 @@ impl Hart {
             Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => match self.execute_csr(*op) {
                 Ok(wrote) => {
                     self.pc = next_pc;
-                    if wrote { Flow::EndSlice } else { Flow::Next }
+                    if wrote { Flow::EndSlice } else { Flow::Resume }
                 }
                 Err(trap) => self.stopped(Stop::Trap(trap), op),
             },
@@ -421,11 +461,12 @@ impl Hart {
                 }
                 (false, Privilege::Supervisor) => {
                     let x = &self.x;
-                    Flow::Exit(Exit::Sbi(SbiCall {
+                    let call = SbiCall {
                         extension: x[17],
                         function: x[16],
                         args: [x[10], x[11], x[12], x[13], x[14], x[15]],
-                    }))
+                    };
+                    self.leave(Exit::Sbi(call))
                 }
             },
             Ebreak => self.stopped(Stop::Trap(Trap::new(Cause::Breakpoint, self.pc)), op),
@@ -508,7 +549,7 @@ impl Hart {
                             Ok(raw) => {
                                 self.finish_load(*op, raw);
                                 self.pc = next_pc;
-                                Flow::Next
+                                Flow::Resume
                             }
                             Err(stop) => self.stopped(stop, op),
                         }
@@ -527,7 +568,7 @@ impl Hart {
                     match self.hypervisor_store(a, size, b) {
                         Ok(()) => {
                             self.pc = next_pc;
-                            Flow::Next
+                            Flow::Resume
                         }
                         Err(stop) => self.stopped(stop, op),
                     }
@@ -610,7 +651,7 @@ impl Hart {
         self.csr.fflags |= result.flags;
         self.fp_dirty();
         self.pc = self.pc.wrapping_add(op.len as u64);
-        Flow::Next
+        Flow::Resume
     }
 }
 

@@ -200,6 +200,8 @@ pub struct Hart {
     /// LR reservation: guest-physical address and the value LR read.
     reservation: Option<(u64, u64)>,
     pending_load: Option<PendingLoad>,
+    /// The exit a slice ended with, on its way out of `run()`.
+    exit: Option<Exit>,
     waiting_for_interrupt: bool,
     epoch: Instant,
     hart_id: u64,
@@ -239,6 +241,7 @@ impl Hart {
             signals: Arc::new(HartSignals::default()),
             reservation: None,
             pending_load: None,
+            exit: None,
             waiting_for_interrupt: false,
             epoch: config.epoch,
             hart_id: config.hart_id,
