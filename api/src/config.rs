@@ -13,6 +13,7 @@
 //!     "vcpu_count": 1,
 //!     "mem_size_mib": 512,
 //!     "backend": "soft",
+//!     "irqchip": "auto",
 //!     "nested": false,
 //!     "nacl": { "enabled": true, "features": ["sync_csr", "sync_hfence"] }
 //!   },
@@ -104,6 +105,9 @@ pub struct MachineConfig {
     /// `backend` (optional, default `"auto"`): how guest code runs.
     #[serde(default)]
     pub backend: Backend,
+    /// `irqchip` (optional, default `"auto"`): the guest's interrupt controller.
+    #[serde(default)]
+    pub irqchip: IrqChip,
     /// `nested` (optional, default `false`): offer the H extension to the guest so it
     /// can run its own KVM guests.
     #[serde(default)]
@@ -122,6 +126,7 @@ impl Default for MachineConfig {
             vcpu_count: 1,
             mem_size_mib: 128,
             backend: Backend::Auto,
+            irqchip: IrqChip::Auto,
             nested: false,
             nacl: None,
         }
@@ -141,6 +146,9 @@ pub struct MachineConfigUpdate {
     /// New `backend`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<Backend>,
+    /// New `irqchip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irqchip: Option<IrqChip>,
     /// New `nested`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nested: Option<bool>,
@@ -156,6 +164,7 @@ impl MachineConfigUpdate {
             vcpu_count: self.vcpu_count.unwrap_or(base.vcpu_count),
             mem_size_mib: self.mem_size_mib.unwrap_or(base.mem_size_mib),
             backend: self.backend.unwrap_or(base.backend),
+            irqchip: self.irqchip.unwrap_or(base.irqchip),
             nested: self.nested.unwrap_or(base.nested),
             nacl: self.nacl.clone().or_else(|| base.nacl.clone()),
         }
@@ -181,6 +190,30 @@ impl fmt::Display for Backend {
             Backend::Soft => "soft",
             Backend::Kvm => "kvm",
             Backend::Auto => "auto",
+        })
+    }
+}
+
+/// `machine-config.irqchip`: the interrupt controller the guest gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IrqChip {
+    /// `"auto"` (default): KVM's in-kernel AIA (APLIC + IMSIC) where the host has
+    /// one, otherwise the PLIC emulated by rvnest.
+    #[default]
+    Auto,
+    /// `"plic"`: the PLIC emulated by rvnest (every backend).
+    Plic,
+    /// `"aia"`: KVM's in-kernel AIA; the VM is not built where the host has none.
+    Aia,
+}
+
+impl fmt::Display for IrqChip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IrqChip::Auto => "auto",
+            IrqChip::Plic => "plic",
+            IrqChip::Aia => "aia",
         })
     }
 }
@@ -493,7 +526,8 @@ impl BootSource {
 }
 
 impl MachineConfig {
-    /// Checks ranges and consistency (NACL needs nesting, features listed once).
+    /// Checks ranges and consistency (NACL needs nesting, features listed once, an
+    /// AIA needs a backend that has one).
     pub fn validate(&self) -> Result<(), FieldError> {
         if !(1..=MAX_VCPUS).contains(&self.vcpu_count) {
             return Err(invalid(
@@ -508,6 +542,13 @@ impl MachineConfig {
                     "must be between {MIN_MEM_MIB} and {MAX_MEM_MIB}, got {}",
                     self.mem_size_mib
                 ),
+            ));
+        }
+        if self.irqchip == IrqChip::Aia && self.backend == Backend::Soft {
+            return Err(invalid(
+                "machine-config.irqchip",
+                "\"aia\" needs the kvm backend's in-kernel AIA; the soft backend has a PLIC \
+                 (use \"plic\" or \"auto\")",
             ));
         }
         if let Some(nacl) = &self.nacl {

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use api::client::Client;
-use api::config::{Backend, MachineConfig, MachineConfigUpdate, MetricsConfig};
+use api::config::{Backend, IrqChip, MachineConfig, MachineConfigUpdate, MetricsConfig};
 use api::types::{
     ActionType, InstanceState, MetricsRecord, RequestedVmState, VcpuActivity, VmCounters,
 };
@@ -65,6 +65,7 @@ fn boot_pause_resume_count_and_shut_down_through_the_api() {
             vcpu_count: 2,
             mem_size_mib: 256,
             backend: Backend::Soft,
+            irqchip: IrqChip::Plic,
             nested: false,
             nacl: None,
         })

@@ -3,20 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use arch_riscv::fdt::{self, FdtConfig, IsaDescription, MmuType};
+use arch_riscv::fdt::{self, FdtConfig, InterruptController};
 use arch_riscv::image;
-use arch_riscv::layout::{RAM_BASE, TIMEBASE_FREQUENCY};
+use arch_riscv::layout::RAM_BASE;
 use thiserror::Error;
 
 use crate::config::VmConfig;
+use crate::hypervisor::GuestCpu;
 use crate::memory::GuestMemory;
-
-/// The single-letter extensions of the soft hart.
-pub const ISA_LETTERS: &str = "imafdc";
-/// The single-letter extensions of the soft hart when the guest is a hypervisor.
-pub const ISA_LETTERS_NESTED: &str = "imafdch";
-/// The multi-letter extensions of the soft hart.
-pub const ISA_EXTENSIONS: [&str; 5] = ["zicntr", "zicsr", "zifencei", "zihintpause", "sstc"];
 
 /// Failures to load the guest.
 #[derive(Debug, Error)]
@@ -72,21 +66,23 @@ fn read(path: &Path, what: &'static str, field: &'static str) -> Result<Vec<u8>,
     })
 }
 
-/// The ISA the guest's harts report (with `h` when they implement the H extension).
-pub fn guest_isa(hypervisor: bool) -> Result<IsaDescription, BootError> {
-    let letters = if hypervisor {
-        ISA_LETTERS_NESTED
-    } else {
-        ISA_LETTERS
-    };
-    Ok(IsaDescription::new(64, letters, &ISA_EXTENSIONS)?)
+/// What the device tree describes besides RAM and the boot files: the harts and
+/// the interrupt controller, as the backend reports them ([`crate::hypervisor::Vm`]).
+#[derive(Clone, Debug)]
+pub struct MachineDescription {
+    /// Number of harts.
+    pub harts: u32,
+    /// What each hart is.
+    pub cpu: GuestCpu,
+    /// The interrupt controller.
+    pub irqchip: InterruptController,
 }
 
-/// Loads kernel, initrd and FDT into `memory` for `harts` harts.
+/// Loads kernel, initrd and FDT into `memory` for the machine `machine` describes.
 pub fn load(
     memory: &mut GuestMemory,
     config: &VmConfig,
-    harts: u32,
+    machine: &MachineDescription,
 ) -> Result<BootInfo, BootError> {
     let source = &config.boot_source;
     let kernel = read(
@@ -122,15 +118,16 @@ pub fn load(
     };
 
     let blob = fdt::create_fdt(&FdtConfig {
-        num_harts: harts,
-        isa: guest_isa(config.machine_config.nested)?,
-        mmu_type: MmuType::Sv57,
+        num_harts: machine.harts,
+        isa: machine.cpu.isa.clone(),
+        mmu_type: machine.cpu.mmu_type,
         ram_base: RAM_BASE,
         ram_size,
         bootargs: source.boot_args.clone().unwrap_or_default(),
         initrd: initrd_range,
-        timebase_frequency: TIMEBASE_FREQUENCY,
+        timebase_frequency: machine.cpu.timebase_frequency,
         virtio_mmio: Vec::new(),
+        irqchip: machine.irqchip,
     })?;
     let fdt_addr =
         image::place_fdt(RAM_BASE, ram_size, loaded.end, blob.len()).map_err(|source| {

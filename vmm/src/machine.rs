@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use devices::bus::MmioBus;
+use devices::irq::IrqLine;
 use devices::plic::PlicOutput;
 use vmm_sys_util::eventfd::EventFd;
 
-use crate::hypervisor::VcpuSignals;
+use crate::hypervisor::{VcpuSignals, Vm};
 use crate::memory::GuestMemory;
 use crate::sbi::{HartStates, SbiHost};
 use crate::vcpu_control::VcpuControl;
@@ -49,6 +50,28 @@ impl PlicOutput for HartLines {
     fn set_external_interrupt(&self, hart: usize, level: bool) {
         if let Some(line) = self.0.get().and_then(|harts| harts.get(hart)) {
             line.set_external_interrupt(level);
+        }
+    }
+}
+
+/// A wired interrupt line into the backend's own interrupt controller (KVM's
+/// in-kernel APLIC: `KVM_IRQ_LINE`), for devices of a VM without the VMM's PLIC.
+pub struct BackendIrqLine {
+    vm: Arc<dyn Vm>,
+    source: u32,
+}
+
+impl BackendIrqLine {
+    /// Source `source` of `vm`'s interrupt controller.
+    pub fn new(vm: Arc<dyn Vm>, source: u32) -> BackendIrqLine {
+        BackendIrqLine { vm, source }
+    }
+}
+
+impl IrqLine for BackendIrqLine {
+    fn set_level(&self, level: bool) {
+        if let Err(e) = self.vm.set_irq_line(self.source, level) {
+            tracing::error!(source = self.source, level, error = %e, "cannot set interrupt line");
         }
     }
 }

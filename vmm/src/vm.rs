@@ -8,18 +8,20 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use api::types::VcpuCounters as VcpuReport;
+use arch_riscv::fdt::InterruptController;
 use arch_riscv::layout::{PLIC_BASE, PLIC_NUM_SOURCES, PLIC_SIZE, UART_BASE, UART_IRQ, UART_SIZE};
 use devices::bus::MmioBus;
+use devices::irq::IrqLine;
 use devices::plic::{Plic, PlicIrqLine};
 use devices::uart::Uart;
 use event_manager::{EventManager, MutEventSubscriber, SubscriberOps};
 use thiserror::Error;
 
-use crate::boot::{self, BootError};
+use crate::boot::{self, BootError, MachineDescription};
 use crate::config::{Backend, VmConfig};
 use crate::console::{ConsoleUart, ExitWatcher, RawTerminal, StdinToUart};
-use crate::hypervisor::{self, BackendKind, HypervisorError, VmSetup};
-use crate::machine::{ExitStatus, HartLines, Machine};
+use crate::hypervisor::{self, BackendKind, HypervisorError, IrqChipRequest, VmSetup};
+use crate::machine::{BackendIrqLine, ExitStatus, HartLines, Machine};
 use crate::memory::{GuestMemory, MemoryError};
 use crate::vcpu::vcpu_thread;
 
@@ -82,31 +84,50 @@ impl Vm {
         };
         let hypervisor = hypervisor::new_hypervisor(backend)?;
 
-        let mut memory = GuestMemory::new(machine_config.mem_size_mib)?;
-        let boot = boot::load(&mut memory, config, harts as u32)?;
-        let memory = Arc::new(memory);
-
-        let hart_lines = Arc::new(HartLines::default());
-        let plic = Plic::new(PLIC_NUM_SOURCES, harts, hart_lines.clone())
-            .map_err(|e| VmError::Devices(e.to_string()))?;
-        let plic = Arc::new(Mutex::new(plic));
-        let uart_line = PlicIrqLine::new(plic.clone(), UART_IRQ)
-            .map_err(|e| VmError::Devices(e.to_string()))?;
-        let uart = Arc::new(Mutex::new(Uart::new(
-            std::io::stdout(),
-            Arc::new(uart_line),
-        )));
-        let mut bus = MmioBus::new();
-        bus.insert(PLIC_BASE, PLIC_SIZE, plic)
-            .map_err(|e| VmError::Devices(e.to_string()))?;
-        bus.insert(UART_BASE, UART_SIZE, uart.clone())
-            .map_err(|e| VmError::Devices(e.to_string()))?;
-
+        // The backend decides what the harts are and which interrupt controller the
+        // guest gets; the device tree and the devices follow it.
         let vm = hypervisor.create_vm(&VmSetup {
             vcpu_count: harts as u32,
             mmio_windows: vec![(PLIC_BASE, PLIC_SIZE), (UART_BASE, UART_SIZE)],
             nesting: hypervisor::Nesting::from_config(machine_config),
+            irqchip: IrqChipRequest::from_config(machine_config),
         })?;
+        let irqchip = vm.interrupt_controller();
+        tracing::info!("irqchip: {}", hypervisor::irqchip_name(&irqchip));
+
+        let mut memory = GuestMemory::new(machine_config.mem_size_mib)?;
+        let boot = boot::load(
+            &mut memory,
+            config,
+            &MachineDescription {
+                harts: harts as u32,
+                cpu: vm.guest_cpu(),
+                irqchip,
+            },
+        )?;
+        let memory = Arc::new(memory);
+
+        let hart_lines = Arc::new(HartLines::default());
+        let mut bus = MmioBus::new();
+        let uart_line: Arc<dyn IrqLine> = match irqchip {
+            InterruptController::Plic => {
+                let plic = Plic::new(PLIC_NUM_SOURCES, harts, hart_lines.clone())
+                    .map_err(|e| VmError::Devices(e.to_string()))?;
+                let plic = Arc::new(Mutex::new(plic));
+                bus.insert(PLIC_BASE, PLIC_SIZE, plic.clone())
+                    .map_err(|e| VmError::Devices(e.to_string()))?;
+                Arc::new(
+                    PlicIrqLine::new(plic, UART_IRQ)
+                        .map_err(|e| VmError::Devices(e.to_string()))?,
+                )
+            }
+            // The backend's controller lives in the kernel: no MMIO for the VMM.
+            InterruptController::Aia(_) => Arc::new(BackendIrqLine::new(vm.clone(), UART_IRQ)),
+        };
+        let uart = Arc::new(Mutex::new(Uart::new(std::io::stdout(), uart_line)));
+        bus.insert(UART_BASE, UART_SIZE, uart.clone())
+            .map_err(|e| VmError::Devices(e.to_string()))?;
+
         vm.add_memory_region(memory.region())?;
         let vcpus = (0..harts as u32)
             .map(|id| vm.create_vcpu(id))

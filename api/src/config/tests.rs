@@ -152,6 +152,45 @@ fn backends() {
 }
 
 #[test]
+fn irqchips() {
+    let assets = Assets::new();
+    let parse = |fields: &str| {
+        VmConfig::from_json_str(&assets.json(&format!(
+            r#"{{"vcpu_count": 1, "mem_size_mib": 64{fields}}}"#
+        )))
+    };
+    let config = parse("").expect("valid");
+    assert_eq!(config.machine_config.irqchip, IrqChip::Auto);
+    for (name, irqchip) in [
+        ("auto", IrqChip::Auto),
+        ("plic", IrqChip::Plic),
+        ("aia", IrqChip::Aia),
+    ] {
+        let config = parse(&format!(r#", "backend": "kvm", "irqchip": "{name}""#)).expect("valid");
+        assert_eq!(config.machine_config.irqchip, irqchip);
+        assert_eq!(irqchip.to_string(), name);
+    }
+    // The AIA is KVM's: on the soft backend it is refused, naming the field.
+    let e = parse(r#", "backend": "soft", "irqchip": "aia""#)
+        .expect_err("soft has no AIA")
+        .to_string();
+    assert!(
+        e.starts_with("Invalid config: machine-config.irqchip: \"aia\" needs the kvm backend"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+    assert!(parse(r#", "backend": "auto", "irqchip": "aia""#).is_ok());
+    assert!(parse(r#", "backend": "soft", "irqchip": "plic""#).is_ok());
+    let e = err(&assets.json(r#"{"vcpu_count": 1, "mem_size_mib": 64, "irqchip": "gic"}"#));
+    assert!(
+        e.starts_with(
+            "Invalid config: machine-config.irqchip: unknown variant `gic`, expected one of `auto`, `plic`, `aia` (line "
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn unknown_top_level_field() {
     let assets = Assets::new();
     let json = assets
@@ -456,6 +495,7 @@ fn machine_config_update_applies_only_its_fields() {
         vcpu_count: 2,
         mem_size_mib: 512,
         backend: Backend::Soft,
+        irqchip: IrqChip::Plic,
         nested: true,
         nacl: Some(NaclConfig {
             enabled: true,
@@ -466,10 +506,12 @@ fn machine_config_update_applies_only_its_fields() {
     let update = MachineConfigUpdate {
         vcpu_count: Some(4),
         nested: Some(false),
+        irqchip: Some(IrqChip::Auto),
         ..MachineConfigUpdate::default()
     };
     let merged = update.apply(&base);
     assert_eq!((merged.vcpu_count, merged.mem_size_mib), (4, 512));
+    assert_eq!(merged.irqchip, IrqChip::Auto);
     assert!(!merged.nested);
     // Merged configs are validated as a whole: NACL now lacks nesting.
     assert!(merged.validate().is_err());

@@ -323,7 +323,7 @@ impl Hart {
             Add => alu!(a.wrapping_add(b)),
             Ld => load!(8, |raw| raw),
             Sd => store!(8, b),
-            Lw => load!(4, |raw| sext32(raw)),
+            Lw => load!(4, sext32),
             Lwu => load!(4, |raw| raw),
             Sw => store!(4, b),
             Beq => branch!(a == b),

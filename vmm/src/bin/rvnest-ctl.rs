@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use api::client::{Client, ClientError};
 use api::config::{
-    Backend, BootSource, LogLevel, LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig,
+    Backend, BootSource, IrqChip, LogLevel, LoggerConfig, MachineConfig, MachineConfigUpdate,
+    MetricsConfig,
 };
 use api::types::{ActionType, RequestedVmState};
 use clap::{Parser, Subcommand};
@@ -71,6 +72,9 @@ enum Command {
         /// soft, kvm or auto.
         #[arg(long, value_parser = json_enum::<Backend>, default_value = "auto")]
         backend: Backend,
+        /// The interrupt controller: auto, plic or aia.
+        #[arg(long, value_parser = json_enum::<IrqChip>, default_value = "auto")]
+        irqchip: IrqChip,
         /// Offer the H extension to the guest.
         #[arg(long)]
         nested: bool,
@@ -86,6 +90,9 @@ enum Command {
         /// soft, kvm or auto.
         #[arg(long, value_parser = json_enum::<Backend>)]
         backend: Option<Backend>,
+        /// The interrupt controller: auto, plic or aia.
+        #[arg(long, value_parser = json_enum::<IrqChip>)]
+        irqchip: Option<IrqChip>,
         /// Offer the H extension to the guest (true or false).
         #[arg(long, value_name = "BOOL")]
         nested: Option<bool>,
@@ -215,6 +222,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
             vcpus,
             mem_mib,
             backend,
+            irqchip,
             nested,
         } => (
             "PUT",
@@ -223,6 +231,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
                 vcpu_count: vcpus,
                 mem_size_mib: mem_mib,
                 backend,
+                irqchip,
                 nested,
                 nacl: None,
             })?),
@@ -232,6 +241,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
             vcpus,
             mem_mib,
             backend,
+            irqchip,
             nested,
         } => (
             "PATCH",
@@ -240,6 +250,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
                 vcpu_count: vcpus,
                 mem_size_mib: mem_mib,
                 backend,
+                irqchip,
                 nested,
                 nacl: None,
             })?),

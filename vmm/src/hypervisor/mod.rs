@@ -9,6 +9,7 @@ pub mod soft;
 
 use std::sync::Arc;
 
+use arch_riscv::fdt::{InterruptController, IsaDescription, MmuType};
 use thiserror::Error;
 
 /// Which backend runs the guest.
@@ -39,6 +40,17 @@ pub enum HypervisorError {
         /// Why.
         reason: String,
     },
+    /// The configuration asks for something this backend does not offer.
+    #[error("The {backend} backend does not support {what}")]
+    Unsupported {
+        /// Backend name.
+        backend: &'static str,
+        /// What was asked for, and what to use instead.
+        what: String,
+    },
+    /// A wired interrupt was raised on a VM whose interrupt controller is the VMM's.
+    #[error("No in-kernel interrupt controller to drive source {0} on")]
+    NoIrqChip(u32),
     /// A vCPU could not be created or configured.
     #[error("vCPU {id}: {reason}")]
     Vcpu {
@@ -76,6 +88,53 @@ pub struct VmSetup {
     pub mmio_windows: Vec<(u64, u64)>,
     /// Whether the guest is a hypervisor, and what NACL offers it.
     pub nesting: Nesting,
+    /// The interrupt controller asked for (`machine-config.irqchip`).
+    pub irqchip: IrqChipRequest,
+}
+
+/// Which interrupt controller a VM should get (`machine-config.irqchip`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IrqChipRequest {
+    /// The backend's own AIA where it has one, else the VMM's PLIC.
+    #[default]
+    Auto,
+    /// The VMM's userspace PLIC.
+    Plic,
+    /// The backend's AIA (KVM's in-kernel APLIC and IMSICs); an error where there is
+    /// none.
+    Aia,
+}
+
+impl IrqChipRequest {
+    /// The request a machine config makes.
+    pub fn from_config(machine: &crate::config::MachineConfig) -> IrqChipRequest {
+        use crate::config::IrqChip;
+        match machine.irqchip {
+            IrqChip::Auto => IrqChipRequest::Auto,
+            IrqChip::Plic => IrqChipRequest::Plic,
+            IrqChip::Aia => IrqChipRequest::Aia,
+        }
+    }
+}
+
+/// What a VM's harts are, as the device tree must describe them: the backend decides
+/// (the soft hart's fixed ISA, or what KVM reports for its vCPUs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestCpu {
+    /// The ISA every hart implements.
+    pub isa: IsaDescription,
+    /// The largest virtual-memory scheme the harts implement.
+    pub mmu_type: MmuType,
+    /// Frequency of the `time` CSR in Hz.
+    pub timebase_frequency: u64,
+}
+
+/// How the interrupt controller of a VM is called in log lines.
+pub fn irqchip_name(irqchip: &InterruptController) -> &'static str {
+    match irqchip {
+        InterruptController::Plic => "userspace PLIC",
+        InterruptController::Aia(_) => "in-kernel AIA (APLIC + IMSIC)",
+    }
 }
 
 /// Nested virtualization offered to the guest.
@@ -243,6 +302,20 @@ pub trait Vm: Send + Sync {
     fn add_memory_region(&self, region: MemoryRegion) -> Result<(), HypervisorError>;
     /// Creates vCPU `id` (hart id = `id`).
     fn create_vcpu(&self, id: u32) -> Result<Box<dyn Vcpu>, HypervisorError>;
+    /// What the guest's harts are: the ISA, MMU and timebase the device tree states.
+    fn guest_cpu(&self) -> GuestCpu;
+    /// The interrupt controller the guest has. [`InterruptController::Plic`] means
+    /// the VMM's own PLIC, which drives [`VcpuSignals::set_external_interrupt`]; any
+    /// other is the backend's, whose wired sources [`Vm::set_irq_line`] drives.
+    fn interrupt_controller(&self) -> InterruptController {
+        InterruptController::Plic
+    }
+    /// Sets the level of wired interrupt source `source` of the backend's own
+    /// interrupt controller; an error for a VM without one.
+    fn set_irq_line(&self, source: u32, level: bool) -> Result<(), HypervisorError> {
+        let _ = level;
+        Err(HypervisorError::NoIrqChip(source))
+    }
 }
 
 /// A kernel backend.

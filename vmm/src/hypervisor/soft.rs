@@ -8,10 +8,41 @@ use arch_riscv::hart::ram::GuestRam;
 use arch_riscv::hart::signals::HartSignals;
 use arch_riscv::hart::{Exit, Hart, HartConfig};
 
+use arch_riscv::fdt::{IsaDescription, MmuType};
+use arch_riscv::layout::TIMEBASE_FREQUENCY;
+
 use super::{
-    BackendKind, Hypervisor, HypervisorError, MemoryRegion, Vcpu, VcpuCounters, VcpuExit,
-    VcpuSignals, Vm, VmSetup,
+    BackendKind, GuestCpu, Hypervisor, HypervisorError, IrqChipRequest, MemoryRegion, Vcpu,
+    VcpuCounters, VcpuExit, VcpuSignals, Vm, VmSetup,
 };
+
+/// The single-letter extensions of the soft hart.
+pub const ISA_LETTERS: &str = "imafdc";
+/// The single-letter extensions of the soft hart when the guest is a hypervisor.
+pub const ISA_LETTERS_NESTED: &str = "imafdch";
+/// The multi-letter extensions of the soft hart.
+pub const ISA_EXTENSIONS: [&str; 5] = ["zicntr", "zicsr", "zifencei", "zihintpause", "sstc"];
+
+/// What the soft hart is: RV64IMAFDC (+H when the guest is a hypervisor) with
+/// [`ISA_EXTENSIONS`], Sv57, and the machine's fixed timebase.
+pub fn guest_cpu(hypervisor: bool) -> Result<GuestCpu, HypervisorError> {
+    let letters = if hypervisor {
+        ISA_LETTERS_NESTED
+    } else {
+        ISA_LETTERS
+    };
+    let isa = IsaDescription::new(64, letters, &ISA_EXTENSIONS).map_err(|e| {
+        HypervisorError::Unsupported {
+            backend: "soft",
+            what: format!("its own ISA ({e})"),
+        }
+    })?;
+    Ok(GuestCpu {
+        isa,
+        mmu_type: MmuType::Sv57,
+        timebase_frequency: TIMEBASE_FREQUENCY,
+    })
+}
 
 /// The software-hart hypervisor; available on every host.
 pub struct SoftHypervisor;
@@ -22,8 +53,17 @@ impl Hypervisor for SoftHypervisor {
     }
 
     fn create_vm(&self, setup: &VmSetup) -> Result<Arc<dyn Vm>, HypervisorError> {
+        if setup.irqchip == IrqChipRequest::Aia {
+            return Err(HypervisorError::Unsupported {
+                backend: "soft",
+                what: "machine-config.irqchip \"aia\": it emulates a PLIC (use \"plic\" or \
+                       \"auto\", or the kvm backend on a host with an in-kernel AIA)"
+                    .into(),
+            });
+        }
         Ok(Arc::new(SoftVm {
             setup: setup.clone(),
+            cpu: guest_cpu(setup.nesting.hypervisor)?,
             ram: Mutex::new(None),
             epoch: Instant::now(),
         }))
@@ -33,6 +73,7 @@ impl Hypervisor for SoftHypervisor {
 /// A VM of software harts sharing one RAM region and one clock.
 struct SoftVm {
     setup: VmSetup,
+    cpu: GuestCpu,
     ram: Mutex<Option<GuestRam>>,
     epoch: Instant,
 }
@@ -85,6 +126,10 @@ impl Vm for SoftVm {
             exits: 0,
             sbi_calls: 0,
         }))
+    }
+
+    fn guest_cpu(&self) -> GuestCpu {
+        self.cpu.clone()
     }
 }
 
@@ -216,6 +261,36 @@ mod tests {
     use crate::hypervisor::{Nesting, SbiCall};
     use crate::memory::GuestMemory;
 
+    #[test]
+    fn the_soft_hart_describes_itself_as_before() {
+        let cpu = guest_cpu(false).expect("valid");
+        assert_eq!(
+            cpu.isa.isa_string(),
+            "rv64imafdc_zicntr_zicsr_zifencei_zihintpause_sstc"
+        );
+        assert_eq!(cpu.mmu_type, MmuType::Sv57);
+        assert_eq!(cpu.timebase_frequency, 10_000_000);
+        let nested = guest_cpu(true).expect("valid");
+        assert_eq!(
+            nested.isa.isa_string(),
+            "rv64imafdch_zicntr_zicsr_zifencei_zihintpause_sstc"
+        );
+    }
+
+    #[test]
+    fn the_soft_backend_refuses_an_aia_and_names_the_field() {
+        let Err(e) = SoftHypervisor.create_vm(&VmSetup {
+            vcpu_count: 1,
+            irqchip: IrqChipRequest::Aia,
+            ..VmSetup::default()
+        }) else {
+            panic!("the soft backend has no AIA");
+        };
+        let msg = e.to_string();
+        assert!(msg.contains("machine-config.irqchip \"aia\""), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
     const SHMEM: u64 = RAM_BASE + 0x10_0000;
     const DONE: u64 = 0x0A00_0000;
 
@@ -241,6 +316,7 @@ mod tests {
                 vcpu_count: 1,
                 mmio_windows: Vec::new(),
                 nesting,
+                irqchip: IrqChipRequest::Auto,
             })
             .expect("vm");
         vm.add_memory_region(memory.region()).expect("region");
