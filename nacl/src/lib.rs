@@ -4,8 +4,8 @@
 //!
 //! The protocol is independent of the backend: it reaches the vCPU through the
 //! [`NestedHart`] trait (read and write H/VS CSRs, set GPRs, HFENCE, SRET, guest
-//! physical memory). The software hart implements it directly; a KVM backend can
-//! implement it over ONE_REG.
+//! physical memory). The software hart implements it directly; the KVM backend
+//! implements it over ONE_REG (`vmm`'s `hypervisor::kvm::onereg_hart`).
 #![deny(missing_docs)]
 
 mod calls;

@@ -151,9 +151,15 @@ pub fn run_command(command: &mut Command, limit: Duration) -> RunResult {
 /// (`rvnest.l2vcpus=N`, ...): its /init loads kvm.ko and runs the riscv64 rvnest
 /// with the kvm backend (see resources/kvm-host/init).
 pub fn run_kvm_host(append: &str, limit: Duration) -> RunResult {
+    run_kvm_host_on("virt", "rv64,h=true", append, limit)
+}
+
+/// [`run_kvm_host`] on QEMU machine `machine` (`-M`) with CPU `cpu` (`-cpu`), e.g.
+/// `virt,aia=aplic` and `rv64,h=true,x-ssaia=true` for a KVM host with AIA.
+pub fn run_kvm_host_on(machine: &str, cpu: &str, append: &str, limit: Duration) -> RunResult {
     let dir = kvm_host_dir();
     let mut qemu = Command::new("qemu-system-riscv64");
-    qemu.args(["-M", "virt", "-cpu", "rv64,h=true", "-smp", "2"])
+    qemu.args(["-M", machine, "-cpu", cpu, "-smp", "2"])
         .args(["-m", "2048", "-nographic", "-no-reboot", "-bios", "default"])
         .arg("-kernel")
         .arg(dir.join("Image"))

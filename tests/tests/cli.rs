@@ -112,3 +112,29 @@ fn kvm_backend_on_this_host_is_a_clear_error() {
     );
     assert_rejected("kvm", &json, &["kvm", "soft"]);
 }
+
+#[test]
+fn an_aia_without_kvm_is_a_clear_error() {
+    if cfg!(target_arch = "riscv64") {
+        return; // a riscv64 host may have KVM with an in-kernel AIA
+    }
+    let kernel = e2e::guest_dir().join("Image");
+    let config = |backend: &str| {
+        format!(
+            r#"{{"boot-source": {{"kernel_image_path": "{}"}}, "machine-config": {{"vcpu_count": 1, "mem_size_mib": 64, "backend": "{backend}", "irqchip": "aia"}}}}"#,
+            kernel.display()
+        )
+    };
+    // Refused by the config check where the backend is known to be soft...
+    assert_rejected(
+        "aia-soft",
+        &config("soft"),
+        &["machine-config.irqchip", "\"aia\"", "kvm"],
+    );
+    // ...and by the soft backend where "auto" ends there.
+    assert_rejected(
+        "aia-auto",
+        &config("auto"),
+        &["machine-config.irqchip", "\"aia\"", "PLIC"],
+    );
+}

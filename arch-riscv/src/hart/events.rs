@@ -12,6 +12,11 @@ impl Hart {
     /// Handles posted events and takes a pending interrupt if one is enabled.
     /// Returns an exit when the hart must leave `run()`.
     pub(super) fn service_events(&mut self) -> Option<Exit> {
+        let fences = self.fences.current();
+        if fences != self.fences_seen {
+            self.fences_seen = fences;
+            self.icache.fence();
+        }
         loop {
             let events = self.signals.take_events();
             if events != 0 {

@@ -408,6 +408,7 @@ impl Hart {
             }
             FenceI => {
                 self.icache.fence();
+                self.fences_seen = self.fences.advance();
                 self.pc = next_pc;
                 Flow::Refetch
             }

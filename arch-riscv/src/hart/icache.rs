@@ -9,11 +9,18 @@
 //! were decoded from the next time the fetch TLB maps it. Unchanged pages (nearly
 //! all: Linux fences after every new executable mapping) keep their decoded ops.
 //!
+//! Fences are VM-wide here, which the architecture does not require: a FENCE.I on
+//! any hart starts a new generation on every hart ([`FenceEpoch`]). A guest
+//! hypervisor may move a nested guest's vCPU to another hart right after the guest
+//! patched its code and fenced locally; like QEMU, rvnest then still runs the new
+//! code.
+//!
 //! Invariant: every decoded slot of a page was decoded from the bytes in the page's
 //! snapshot ([`DecodeCache::check_slot_bytes`] keeps it when memory changes under a
 //! page without a fence).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ram;
 use super::tlb::{MMU_INDICES, TLB_ENTRIES, slot};
@@ -71,6 +78,25 @@ impl CodePage {
     fn reset(&mut self) {
         self.ops.fill(Op::UNDECODED);
         self.take_snapshot();
+    }
+}
+
+/// The number of FENCE.I instructions executed by the harts of one VM. Each hart
+/// compares it with the value it last saw between slices and starts a new decode
+/// generation when it moved.
+#[derive(Debug, Default)]
+pub struct FenceEpoch(AtomicU64);
+
+impl FenceEpoch {
+    /// Records a FENCE.I and returns the new epoch.
+    pub fn advance(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The current epoch.
+    #[inline]
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
     }
 }
 

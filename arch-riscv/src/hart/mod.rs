@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use crate::csr::status;
 use crate::isa::Op;
-use icache::DecodeCache;
+use icache::{DecodeCache, FenceEpoch};
 use mmu::PagingMode;
 use ram::GuestRam;
 use signals::HartSignals;
@@ -99,6 +99,8 @@ pub struct HartConfig {
     pub hypervisor: bool,
     /// The NACL features offered to the guest hypervisor, if NACL is on.
     pub nacl: Option<nacl::Features>,
+    /// The VM's FENCE.I count, shared by all its harts.
+    pub fences: Arc<FenceEpoch>,
 }
 
 /// Counters one hart keeps about itself.
@@ -202,6 +204,9 @@ pub struct Hart {
     pending_load: Option<PendingLoad>,
     /// The exit a slice ended with, on its way out of `run()`.
     exit: Option<Exit>,
+    /// The VM's FENCE.I count, and the value this hart last acted on.
+    fences: Arc<FenceEpoch>,
+    fences_seen: u64,
     waiting_for_interrupt: bool,
     epoch: Instant,
     hart_id: u64,
@@ -242,6 +247,8 @@ impl Hart {
             reservation: None,
             pending_load: None,
             exit: None,
+            fences_seen: config.fences.current(),
+            fences: config.fences,
             waiting_for_interrupt: false,
             epoch: config.epoch,
             hart_id: config.hart_id,
@@ -275,6 +282,7 @@ impl Hart {
             epoch: self.epoch,
             hypervisor: self.hypervisor,
             nacl: self.nacl.as_ref().map(|n| n.features()),
+            fences: self.fences.clone(),
         });
         fresh.signals = signals;
         fresh.stats = self.stats;

@@ -429,10 +429,11 @@ fn machine_text(v: &Value) -> String {
         _ => "off".to_string(),
     };
     format!(
-        "vcpus:   {}\nmemory:  {} MiB\nbackend: {}\nnested:  {}\nnacl:    {nacl}",
+        "vcpus:   {}\nmemory:  {} MiB\nbackend: {}\nirqchip: {}\nnested:  {}\nnacl:    {nacl}",
         v["vcpu_count"],
         v["mem_size_mib"],
         v["backend"].as_str().unwrap_or("auto"),
+        v["irqchip"].as_str().unwrap_or("auto"),
         if v["nested"].as_bool().unwrap_or(false) {
             "yes"
         } else {
@@ -572,12 +573,12 @@ mod tests {
     #[test]
     fn machine_config_text() {
         let text = machine_text(&json!({
-            "vcpu_count": 2, "mem_size_mib": 512, "backend": "soft", "nested": true,
-            "nacl": {"enabled": true, "features": ["sync_csr", "sync_sret"]}
+            "vcpu_count": 2, "mem_size_mib": 512, "backend": "soft", "irqchip": "plic",
+            "nested": true, "nacl": {"enabled": true, "features": ["sync_csr", "sync_sret"]}
         }));
         assert_eq!(
             text,
-            "vcpus:   2\nmemory:  512 MiB\nbackend: soft\nnested:  yes\nnacl:    on (sync_csr, sync_sret)"
+            "vcpus:   2\nmemory:  512 MiB\nbackend: soft\nirqchip: plic\nnested:  yes\nnacl:    on (sync_csr, sync_sret)"
         );
         let text = machine_text(
             &json!({"vcpu_count": 1, "mem_size_mib": 128, "backend": "auto", "nested": false}),
@@ -588,6 +589,7 @@ mod tests {
     #[test]
     fn enums_parse_by_their_json_names() {
         assert_eq!(json_enum::<Backend>("kvm"), Ok(Backend::Kvm));
+        assert_eq!(json_enum::<IrqChip>("aia"), Ok(IrqChip::Aia));
         assert_eq!(json_enum::<LogLevel>("Warning"), Ok(LogLevel::Warning));
         assert!(json_enum::<LogLevel>("warning").is_err());
     }

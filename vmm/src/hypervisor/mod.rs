@@ -8,6 +8,7 @@ pub mod kvm;
 pub mod soft;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arch_riscv::fdt::{InterruptController, IsaDescription, MmuType};
 use thiserror::Error;
@@ -78,6 +79,48 @@ pub struct MemoryRegion {
 unsafe impl Send for MemoryRegion {}
 // SAFETY: as above.
 unsafe impl Sync for MemoryRegion {}
+
+impl MemoryRegion {
+    /// Whether `[gpa, gpa + len)` lies in the region.
+    pub fn contains(&self, gpa: u64, len: u64) -> bool {
+        gpa >= self.gpa
+            && gpa
+                .checked_add(len)
+                .is_some_and(|end| end <= self.gpa + self.size)
+    }
+
+    /// The host word of the 8-byte-aligned guest word at `gpa`, if it is in the region.
+    fn word(&self, gpa: u64) -> Option<&AtomicU64> {
+        if gpa & 7 != 0 || !self.contains(gpa, 8) {
+            return None;
+        }
+        let offset = (gpa - self.gpa) as usize;
+        let host = self.host.wrapping_add(offset);
+        if host as usize & 7 != 0 {
+            return None;
+        }
+        // SAFETY: `host` is 8 bytes inside the mapping (checked above), 8-byte aligned
+        // (checked above), and the mapping outlives the region (the MemoryRegion
+        // contract); guest memory is only ever accessed atomically or by the kernel
+        // on the guest's behalf, never through references.
+        Some(unsafe { AtomicU64::from_ptr(host.cast::<u64>()) })
+    }
+
+    /// Reads the little-endian guest word at `gpa` (8-byte aligned), as the guest's
+    /// harts see memory (a relaxed atomic load); `None` outside the region.
+    pub fn read_u64(&self, gpa: u64) -> Option<u64> {
+        self.word(gpa)
+            .map(|word| u64::from_le(word.load(Ordering::Relaxed)))
+    }
+
+    /// Writes the little-endian guest word at `gpa` (8-byte aligned); false outside
+    /// the region.
+    pub fn write_u64(&self, gpa: u64, value: u64) -> bool {
+        self.word(gpa)
+            .map(|word| word.store(value.to_le(), Ordering::Relaxed))
+            .is_some()
+    }
+}
 
 /// What the VM is built with.
 #[derive(Clone, Debug, Default)]

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use arch_riscv::hart::icache::FenceEpoch;
 use arch_riscv::hart::mmu::PagingMode;
 use arch_riscv::hart::ram::GuestRam;
 use arch_riscv::hart::signals::HartSignals;
@@ -66,16 +67,18 @@ impl Hypervisor for SoftHypervisor {
             cpu: guest_cpu(setup.nesting.hypervisor)?,
             ram: Mutex::new(None),
             epoch: Instant::now(),
+            fences: Arc::default(),
         }))
     }
 }
 
-/// A VM of software harts sharing one RAM region and one clock.
+/// A VM of software harts sharing one RAM region, one clock and one FENCE.I count.
 struct SoftVm {
     setup: VmSetup,
     cpu: GuestCpu,
     ram: Mutex<Option<GuestRam>>,
     epoch: Instant,
+    fences: Arc<FenceEpoch>,
 }
 
 impl Vm for SoftVm {
@@ -118,6 +121,7 @@ impl Vm for SoftVm {
             epoch: self.epoch,
             hypervisor: self.setup.nesting.hypervisor,
             nacl: self.setup.nesting.nacl,
+            fences: self.fences.clone(),
         });
         let signals = Arc::new(SoftSignals(hart.signals()));
         Ok(Box::new(SoftVcpu {

@@ -26,3 +26,38 @@ fn fence_i_makes_rewritten_code_visible() {
     });
     assert_eq!(m.hart.reg(A0 as usize), 101);
 }
+
+/// A FENCE.I on one hart makes every hart of the VM see rewritten code, as QEMU
+/// does: a guest hypervisor may move a nested guest that patched its code and fenced
+/// to another hart without fencing there.
+#[test]
+fn fence_i_on_another_hart_makes_rewritten_code_visible() {
+    use crate::layout::RAM_BASE;
+
+    let mut program = crate::isa::encode::Assembler::new(RAM_BASE);
+    // The routine at RAM_BASE, then a fence at RAM_BASE + 0x1000 for the second hart.
+    program.addi(A0, ZERO, 1).ecall();
+    program.align(0x1000).fence_i().ecall();
+    let mut m = super::TestMachine::new(&program);
+    m.run_to_ecall();
+    assert_eq!(m.hart.reg(A0 as usize), 1);
+
+    // Another hart rewrites the routine and fences on its own.
+    assert!(m.ram.write(RAM_BASE, 4, encode::addi(A0, ZERO, 2) as u64));
+    let mut other = super::super::Hart::new(super::super::HartConfig {
+        hart_id: 1,
+        ram: m.ram,
+        mmio: Vec::new(),
+        max_paging: super::PagingMode::Sv57,
+        epoch: std::time::Instant::now(),
+        hypervisor: false,
+        nacl: None,
+        fences: m.hart.fences.clone(),
+    });
+    other.set_pc(RAM_BASE + 0x1000);
+    assert!(matches!(other.run(), super::Exit::Sbi(_)));
+
+    m.hart.set_pc(RAM_BASE);
+    m.run_to_ecall();
+    assert_eq!(m.hart.reg(A0 as usize), 2);
+}

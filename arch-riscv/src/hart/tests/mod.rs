@@ -60,6 +60,7 @@ impl TestMachine {
             epoch: Instant::now(),
             hypervisor,
             nacl: None,
+            fences: Default::default(),
         });
         hart.reset(RAM_BASE, 0);
         TestMachine {

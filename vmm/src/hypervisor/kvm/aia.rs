@@ -2,20 +2,25 @@
 //! layout and the device attributes that describe it (arch-neutral, tested
 //! everywhere), and on riscv64 the device itself.
 //!
-//! The device ABI (Linux `arch/riscv/kvm/aia_device.c`): after the vCPUs exist and
-//! before any runs, userspace writes the CONFIG group (u32 values: mode, number of MSI
-//! ids, number of wired sources, hart/group/guest index bits), the ADDR group (u64:
-//! the APLIC base, then one IMSIC base per vCPU) and finally CTRL/INIT. Wired sources
-//! are then driven with `KVM_IRQ_LINE`. The VMM's machine model and FDT describe a
-//! PLIC today, so [`IrqChip::UserspacePlic`] is what the VMM builds; this path is for
-//! a machine model with APLIC/IMSIC nodes.
+//! The device ABI (Linux `Documentation/virt/kvm/devices/riscv-aia.rst`,
+//! `arch/riscv/kvm/aia_device.c`): after the vCPUs exist and before any runs,
+//! userspace writes the CONFIG group (u32 values: mode, number of MSI ids, number of
+//! wired sources, hart/group/guest index bits), the ADDR group (u64: the APLIC base,
+//! then one IMSIC base per vCPU) and finally CTRL/INIT. Wired sources are then driven
+//! with `KVM_IRQ_LINE`; the APLIC and IMSIC MMIO and the guest's AIA CSRs are served
+//! in the kernel. The guest's device tree gets the matching `riscv,aplic` and
+//! `riscv,imsics` nodes from [`AiaLayout::fdt_nodes`].
 
+use arch_riscv::fdt::AiaNodes;
+use arch_riscv::layout;
 use thiserror::Error;
 
 /// `KVM_DEV_TYPE_RISCV_AIA`.
 pub const KVM_DEV_TYPE_RISCV_AIA: u32 = 11;
 /// IMSIC interrupt files are 4 KiB pages (`IMSIC_MMIO_PAGE_SHIFT`).
 pub const IMSIC_PAGE_SHIFT: u32 = 12;
+
+const _: () = assert!(1 << IMSIC_PAGE_SHIFT == layout::IMSIC_FILE_SIZE);
 
 /// Device attribute groups and attributes.
 pub mod attr {
@@ -47,15 +52,30 @@ pub mod attr {
     pub const CTRL_INIT: u64 = 0;
     /// `KVM_DEV_RISCV_AIA_MODE_EMUL`: IMSICs emulated in software.
     pub const MODE_EMUL: u32 = 0;
-    /// `KVM_DEV_RISCV_AIA_MODE_AUTO`: guest interrupt files where the host has them.
+    /// `KVM_DEV_RISCV_AIA_MODE_HWACCEL`: guest interrupt files only.
+    pub const MODE_HWACCEL: u32 = 1;
+    /// `KVM_DEV_RISCV_AIA_MODE_AUTO`: guest interrupt files while the host has free
+    /// ones, else emulated. KVM refuses it on a host without guest interrupt files.
     pub const MODE_AUTO: u32 = 2;
+
+    /// A mode's name for log lines.
+    pub fn mode_name(mode: u32) -> &'static str {
+        match mode {
+            MODE_EMUL => "emulated IMSICs",
+            MODE_HWACCEL => "IMSIC guest files",
+            MODE_AUTO => "IMSIC guest files where free, else emulated",
+            _ => "unknown mode",
+        }
+    }
 }
 
 /// Which interrupt controller a KVM VM gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IrqChip {
-    /// The VMM's PLIC; external interrupts through `KVM_INTERRUPT` (Ssaia is hidden
-    /// from the guest so that its AIA CSRs never trap to userspace).
+    /// The VMM's PLIC; external interrupts through `KVM_INTERRUPT`. Ssaia is hidden
+    /// from the guest where KVM can hide it (a host with Smstateen), so that the
+    /// guest has no reason to touch IMSIC CSRs; elsewhere the guest and its device
+    /// tree keep Ssaia, without an IMSIC node.
     UserspacePlic,
     /// KVM's APLIC + IMSICs, at the addresses of this layout.
     InKernelAia(AiaLayout),
@@ -74,7 +94,9 @@ pub struct AiaLayout {
     pub sources: u32,
     /// MSI identities per IMSIC: 64n - 1, at least 63.
     pub ids: u32,
-    /// Let KVM use guest interrupt files where the host has them.
+    /// Let KVM use the host's IMSIC guest interrupt files: KVM then picks its own
+    /// default mode (AUTO where the host has guest files, EMUL elsewhere); `false`
+    /// forces EMUL.
     pub hw_accel: bool,
 }
 
@@ -103,16 +125,29 @@ pub enum AiaLayoutError {
 }
 
 impl AiaLayout {
-    /// QEMU `virt,aia=aplic-imsic`'s addresses (APLIC-S at 0x0D00_0000, S-level IMSICs
-    /// from 0x2800_0000), with 255 MSI ids.
-    pub fn qemu_virt(harts: u32, sources: u32) -> AiaLayout {
+    /// The machine's AIA for `harts` harts ([`arch_riscv::layout`], where QEMU
+    /// `virt,aia=aplic-imsic` has it: APLIC-S at 0x0D00_0000, S-level IMSICs from
+    /// 0x2800_0000), with 255 MSI ids and the PLIC's sources (1 to 95).
+    pub fn for_machine(harts: u32) -> AiaLayout {
         AiaLayout {
-            aplic_base: 0x0D00_0000,
-            imsic_base: 0x2800_0000,
+            aplic_base: layout::APLIC_BASE,
+            imsic_base: layout::IMSIC_BASE,
             harts,
-            sources,
+            sources: layout::PLIC_NUM_SOURCES - 1,
             ids: 255,
             hw_accel: true,
+        }
+    }
+
+    /// What the guest's device tree says about this AIA.
+    pub fn fdt_nodes(&self) -> AiaNodes {
+        AiaNodes {
+            aplic_base: self.aplic_base,
+            aplic_size: layout::APLIC_SIZE,
+            num_sources: self.sources,
+            imsic_base: self.imsic_base,
+            num_ids: self.ids,
+            hart_index_bits: self.hart_bits(),
         }
     }
 
@@ -157,21 +192,20 @@ impl AiaLayout {
         Ok(())
     }
 
-    /// The CONFIG attributes to write, in order: (attribute, u32 value).
+    /// The CONFIG attributes to write, in order: (attribute, u32 value). The mode is
+    /// only written to force EMUL: KVM's default is already AUTO where AUTO is
+    /// possible, and writing AUTO on a host without guest files fails with EINVAL.
     pub fn config_attrs(&self) -> Vec<(u64, u32)> {
-        let mode = if self.hw_accel {
-            attr::MODE_AUTO
-        } else {
-            attr::MODE_EMUL
-        };
-        vec![
-            (attr::CONFIG_MODE, mode),
-            (attr::CONFIG_IDS, self.ids),
-            (attr::CONFIG_SRCS, self.sources),
-            (attr::CONFIG_GROUP_BITS, 0),
-            (attr::CONFIG_HART_BITS, self.hart_bits()),
-            (attr::CONFIG_GUEST_BITS, 0),
-        ]
+        let mode = (!self.hw_accel).then_some((attr::CONFIG_MODE, attr::MODE_EMUL));
+        mode.into_iter()
+            .chain([
+                (attr::CONFIG_IDS, self.ids),
+                (attr::CONFIG_SRCS, self.sources),
+                (attr::CONFIG_GROUP_BITS, 0),
+                (attr::CONFIG_HART_BITS, self.hart_bits()),
+                (attr::CONFIG_GUEST_BITS, 0),
+            ])
+            .collect()
     }
 
     /// The ADDR attributes to write: the APLIC, then each hart's IMSIC.
@@ -187,14 +221,22 @@ pub use device::KvmAia;
 
 #[cfg(target_arch = "riscv64")]
 mod device {
-    use kvm_bindings::{KVM_CREATE_DEVICE_TEST, kvm_create_device, kvm_device_attr};
+    use std::os::fd::{FromRawFd, RawFd};
+
+    use kvm_bindings::kvm_device_attr;
     use kvm_ioctls::{DeviceFd, VmFd};
+    use vmm_sys_util::errno;
+    use vmm_sys_util::ioctl::ioctl_with_mut_ref;
 
     use super::{AiaLayout, KVM_DEV_TYPE_RISCV_AIA, attr};
+    use crate::hypervisor::kvm::ioctls::{
+        KVM_CREATE_DEVICE, KVM_CREATE_DEVICE_TEST, KvmCreateDevice,
+    };
 
     /// An initialized in-kernel AIA.
     pub struct KvmAia {
         _device: DeviceFd,
+        mode: u32,
     }
 
     fn set(device: &DeviceFd, group: u32, attr: u64, value_addr: u64) -> Result<(), String> {
@@ -208,30 +250,48 @@ mod device {
             .map_err(|e| format!("AIA attribute {group}/{attr}: {e}"))
     }
 
+    /// `KVM_CREATE_DEVICE` of the AIA type with `flags`: the new device's fd, or
+    /// `None` for a successful [`KVM_CREATE_DEVICE_TEST`].
+    fn create_device(vm: &VmFd, flags: u32) -> Result<Option<RawFd>, errno::Error> {
+        let mut create = KvmCreateDevice {
+            type_: KVM_DEV_TYPE_RISCV_AIA,
+            fd: 0,
+            flags,
+        };
+        // SAFETY: `vm` is a VM fd; KVM_CREATE_DEVICE reads and writes exactly one
+        // `struct kvm_create_device`, which `create` is (size checked in `ioctls`);
+        // the result is checked.
+        let ret = unsafe { ioctl_with_mut_ref(vm, KVM_CREATE_DEVICE(), &mut create) };
+        if ret < 0 {
+            return Err(errno::Error::last());
+        }
+        if flags & KVM_CREATE_DEVICE_TEST != 0 {
+            return Ok(None);
+        }
+        Ok(Some(create.fd as RawFd))
+    }
+
     impl KvmAia {
-        /// Whether this host's KVM can create an in-kernel AIA (needs Ssaia on the
-        /// host): `KVM_CREATE_DEVICE` with `KVM_CREATE_DEVICE_TEST`.
-        pub fn available(vm: &VmFd) -> bool {
-            let mut probe = kvm_create_device {
-                type_: KVM_DEV_TYPE_RISCV_AIA,
-                fd: 0,
-                flags: KVM_CREATE_DEVICE_TEST,
-            };
-            vm.create_device(&mut probe).is_ok()
+        /// Whether this host's KVM can create an in-kernel AIA (its host has Ssaia):
+        /// `KVM_CREATE_DEVICE` with `KVM_CREATE_DEVICE_TEST`; the error says why not.
+        pub fn probe(vm: &VmFd) -> Result<(), String> {
+            create_device(vm, KVM_CREATE_DEVICE_TEST)
+                .map(|_| ())
+                .map_err(|e| {
+                    format!("KVM cannot create an AIA device ({e}): the host has no AIA (Ssaia)")
+                })
         }
 
         /// Creates, configures and initializes the AIA of `layout` on `vm`, whose
         /// vCPUs must all exist and none have run.
         pub fn create(vm: &VmFd, layout: &AiaLayout) -> Result<KvmAia, String> {
             layout.validate().map_err(|e| e.to_string())?;
-            let mut create = kvm_create_device {
-                type_: KVM_DEV_TYPE_RISCV_AIA,
-                fd: 0,
-                flags: 0,
-            };
-            let device = vm
-                .create_device(&mut create)
-                .map_err(|e| format!("cannot create the in-kernel AIA: {e}"))?;
+            let fd = create_device(vm, 0)
+                .map_err(|e| format!("cannot create the in-kernel AIA: {e}"))?
+                .ok_or("KVM_CREATE_DEVICE returned no fd")?;
+            // SAFETY: the ioctl succeeded without TEST, so `fd` is a new device fd that
+            // nothing else owns; the DeviceFd takes it over and closes it once.
+            let device = unsafe { DeviceFd::from_raw_fd(fd) };
             for (attr, value) in layout.config_attrs() {
                 // The kernel reads a u32 at `addr` during the ioctl.
                 set(&device, attr::GRP_CONFIG, attr, &value as *const u32 as u64)?;
@@ -241,7 +301,28 @@ mod device {
                 set(&device, attr::GRP_ADDR, attr, &addr as *const u64 as u64)?;
             }
             set(&device, attr::GRP_CTRL, attr::CTRL_INIT, 0)?;
-            Ok(KvmAia { _device: device })
+            let mut mode = u32::MAX;
+            let mut query = kvm_device_attr {
+                flags: 0,
+                group: attr::GRP_CONFIG,
+                attr: attr::CONFIG_MODE,
+                // The kernel writes a u32 at `addr` during the ioctl.
+                addr: &mut mode as *mut u32 as u64,
+            };
+            // SAFETY: `query.addr` points at `mode`, a live u32, which is exactly what
+            // the kernel writes for a CONFIG attribute.
+            if let Err(e) = unsafe { device.get_device_attr(&mut query) } {
+                tracing::debug!(error = %e, "cannot read the AIA mode back");
+            }
+            Ok(KvmAia {
+                _device: device,
+                mode,
+            })
+        }
+
+        /// The mode KVM runs the IMSICs in (`attr::MODE_*`; `u32::MAX` if unknown).
+        pub fn mode(&self) -> u32 {
+            self.mode
         }
 
         /// Drives wired source `source` (1-based) of the APLIC.
@@ -259,30 +340,29 @@ mod tests {
     #[test]
     fn qemu_virt_layout_is_valid() {
         for harts in [1, 2, 3, 4, 32] {
-            let l = AiaLayout::qemu_virt(harts, 96);
+            let l = AiaLayout::for_machine(harts);
             assert_eq!(l.validate(), Ok(()), "{harts} harts");
         }
-        let l = AiaLayout::qemu_virt(3, 96);
+        let l = AiaLayout::for_machine(3);
         assert_eq!(l.hart_bits(), 2);
         assert_eq!(l.imsic_addr(2), 0x2800_2000);
-        assert_eq!(AiaLayout::qemu_virt(1, 96).hart_bits(), 0);
-        assert_eq!(AiaLayout::qemu_virt(32, 96).hart_bits(), 5);
+        assert_eq!(AiaLayout::for_machine(1).hart_bits(), 0);
+        assert_eq!(AiaLayout::for_machine(32).hart_bits(), 5);
     }
 
     #[test]
     fn attributes_in_kernel_order() {
-        let l = AiaLayout::qemu_virt(2, 96);
+        let l = AiaLayout::for_machine(2);
         assert_eq!(
             l.config_attrs(),
-            vec![
-                (0, attr::MODE_AUTO),
-                (1, 255),
-                (2, 96),
-                (3, 0),
-                (5, 1),
-                (6, 0)
-            ]
+            vec![(1, 255), (2, 95), (3, 0), (5, 1), (6, 0)]
         );
+        let emulated = AiaLayout {
+            hw_accel: false,
+            ..l
+        };
+        assert_eq!(emulated.config_attrs()[0], (0, attr::MODE_EMUL));
+        assert_eq!(emulated.config_attrs().len(), 6);
         assert_eq!(
             l.addr_attrs(),
             vec![(0, 0x0D00_0000), (1, 0x2800_0000), (2, 0x2800_1000)]
@@ -290,8 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn the_device_tree_matches_what_kvm_is_told() {
+        let l = AiaLayout::for_machine(3);
+        let nodes = l.fdt_nodes();
+        assert_eq!(nodes.aplic_base, l.addr_attrs()[0].1);
+        assert_eq!(nodes.imsic_base, l.addr_attrs()[1].1);
+        assert_eq!(nodes.num_ids, 255);
+        assert_eq!(nodes.num_sources, 95);
+        assert_eq!(nodes.hart_index_bits, 2);
+        assert_eq!(nodes.aplic_size, 0x4000);
+        // The UART's source exists on the APLIC.
+        assert!(arch_riscv::layout::UART_IRQ <= nodes.num_sources);
+    }
+
+    #[test]
     fn bad_layouts_are_refused() {
-        let good = AiaLayout::qemu_virt(4, 96);
+        let good = AiaLayout::for_machine(4);
         let bad = |f: fn(&mut AiaLayout)| {
             let mut l = good;
             f(&mut l);

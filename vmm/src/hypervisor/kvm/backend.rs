@@ -1,21 +1,22 @@
 //! The KVM hypervisor and VM: `/dev/kvm`, the VM fd, memslots, and the vCPUs,
 //! configured (ISA and SBI extensions) before anything runs.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use arch_riscv::fdt::{IsaDescription, MmuType};
+use arch_riscv::fdt::{InterruptController, IsaDescription};
 use kvm_bindings::{KVM_API_VERSION, kvm_userspace_memory_region};
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 use thiserror::Error;
 
 use super::KVM_DEVICE;
-use super::aia::{IrqChip, KvmAia};
+use super::aia::{AiaLayout, IrqChip, KvmAia, attr};
 use super::nesting::{self, NestingPlan, NestingRequest};
 use super::probe;
 use super::regs::{self, ConfigReg, IsaExt, SbiExt, TimerReg};
 use super::vcpu::{KvmVcpu, get_reg, install_kick_handler, set_reg};
 use crate::hypervisor::{
-    BackendKind, Hypervisor, HypervisorError, MemoryRegion, Vcpu, Vm, VmSetup,
+    BackendKind, GuestCpu, Hypervisor, HypervisorError, IrqChipRequest, MemoryRegion, Vcpu, Vm,
+    VmSetup, irqchip_name,
 };
 
 /// Why the KVM backend cannot be used. Each message is one line.
@@ -70,18 +71,15 @@ impl KvmHypervisor {
         Ok(KvmHypervisor { kvm, run_size })
     }
 
-    /// Creates a VM for `setup` with interrupt controller `irqchip`, with the nesting
-    /// `request` checked against what the host kernel was probed to support.
+    /// Creates a VM for `setup`, with the nesting `request` checked against what the
+    /// host kernel was probed to support and the interrupt controller
+    /// `setup.irqchip` asks for: the in-kernel AIA where the host has one and the
+    /// request allows it, else the userspace PLIC.
     pub fn create_kvm_vm(
         &self,
         setup: &VmSetup,
         request: NestingRequest,
-        irqchip: IrqChip,
     ) -> Result<Arc<KvmVm>, HypervisorError> {
-        let fail = |reason: String| HypervisorError::Unavailable {
-            backend: "kvm",
-            reason,
-        };
         let support = if request.nested || request.nacl {
             Some(probe::nesting_support(&self.kvm, self.run_size))
         } else {
@@ -95,19 +93,58 @@ impl KvmHypervisor {
                 "KVM nesting probes"
             );
         }
-        let plan = nesting::plan(request, support.as_ref()).map_err(|e| fail(e.to_string()))?;
-
-        let vm = self
-            .kvm
-            .create_vm()
-            .map_err(|e| fail(format!("KVM_CREATE_VM failed: {e}")))?;
+        let plan =
+            nesting::plan(request, support.as_ref()).map_err(|e| unavailable(e.to_string()))?;
         let max = self.kvm.get_max_vcpus();
         if setup.vcpu_count as usize > max {
-            return Err(fail(format!(
+            return Err(unavailable(format!(
                 "the host's KVM allows {max} vCPUs, the config asks for {}",
                 setup.vcpu_count
             )));
         }
+        let aia = IrqChip::InKernelAia(AiaLayout::for_machine(setup.vcpu_count));
+        // A PLIC VM has no AIA to fail on: its inner error cannot happen.
+        let plic = || {
+            self.build(setup, plan, IrqChip::UserspacePlic)?
+                .map_err(unavailable)
+        };
+        let vm = match setup.irqchip {
+            IrqChipRequest::Plic => plic()?,
+            IrqChipRequest::Aia => self.build(setup, plan, aia)?.map_err(|reason| {
+                unavailable(format!(
+                    "machine-config.irqchip is \"aia\", but {reason}; use \"plic\" or \"auto\""
+                ))
+            })?,
+            IrqChipRequest::Auto => match self.build(setup, plan, aia)? {
+                Ok(vm) => vm,
+                Err(reason) => {
+                    tracing::info!(%reason, "no in-kernel AIA: using the userspace PLIC");
+                    plic()?
+                }
+            },
+        };
+        Ok(Arc::new(vm))
+    }
+
+    /// Builds a VM with `irqchip` on a fresh VM fd. The outer error is a host failure;
+    /// the inner one says why the in-kernel AIA could not be set up (a PLIC VM never
+    /// has one), so that the caller can fall back to the PLIC on a fresh VM: KVM keeps
+    /// a half-configured AIA device until the VM is destroyed.
+    fn build(
+        &self,
+        setup: &VmSetup,
+        plan: NestingPlan,
+        irqchip: IrqChip,
+    ) -> Result<Result<KvmVm, String>, HypervisorError> {
+        let vm = self
+            .kvm
+            .create_vm()
+            .map_err(|e| unavailable(format!("KVM_CREATE_VM failed: {e}")))?;
+        let aia_support = KvmAia::probe(&vm);
+        if let (IrqChip::InKernelAia(_), Err(reason)) = (irqchip, &aia_support) {
+            return Ok(Err(reason.clone()));
+        }
+        let ram = Arc::new(OnceLock::new());
         let mut vcpus = Vec::with_capacity(setup.vcpu_count as usize);
         for id in 0..setup.vcpu_count {
             let fd = vm
@@ -116,15 +153,27 @@ impl KvmHypervisor {
                     id,
                     reason: format!("KVM_CREATE_VCPU failed: {e}"),
                 })?;
-            configure_vcpu(id, &fd, plan, irqchip)?;
-            vcpus.push(Some(KvmVcpu::new(id, fd, self.run_size)?));
+            if let Err(reason) = configure_vcpu(id, &fd, plan, irqchip)? {
+                return Ok(Err(reason));
+            }
+            let nacl = match plan {
+                NestingPlan::NaclOverOneReg => setup.nesting.nacl,
+                NestingPlan::Off | NestingPlan::KernelH => None,
+            };
+            vcpus.push(Some(KvmVcpu::new(
+                id,
+                fd,
+                self.run_size,
+                nacl,
+                ram.clone(),
+            )?));
         }
-        let aia_available = KvmAia::available(&vm);
         let aia = match irqchip {
             IrqChip::UserspacePlic => None,
-            IrqChip::InKernelAia(layout) => {
-                Some(KvmAia::create(&vm, &layout).map_err(|e| fail(e.to_string()))?)
-            }
+            IrqChip::InKernelAia(layout) => match KvmAia::create(&vm, &layout) {
+                Ok(aia) => Some((aia, layout)),
+                Err(reason) => return Ok(Err(reason)),
+            },
         };
         let guest = match vcpus.first() {
             Some(Some(vcpu0)) => read_guest_cpu(vcpu0.fd())?,
@@ -135,22 +184,37 @@ impl KvmHypervisor {
                 });
             }
         };
+        let interrupt_controller = match &aia {
+            Some((_, layout)) => InterruptController::Aia(layout.fdt_nodes()),
+            None => InterruptController::Plic,
+        };
         tracing::info!(
             isa = %guest.isa.isa_string(),
             mmu = guest.mmu_type.compatible(),
             timebase_hz = guest.timebase_frequency,
-            in_kernel_aia_available = aia_available,
-            irqchip = if aia.is_some() { "in-kernel AIA" } else { "userspace PLIC" },
+            in_kernel_aia_available = aia_support.is_ok(),
+            irqchip = irqchip_name(&interrupt_controller),
+            aia_mode = aia.as_ref().map(|(aia, _)| attr::mode_name(aia.mode())),
+            nacl = ?setup.nesting.nacl.filter(|_| plan == NestingPlan::NaclOverOneReg),
             "KVM guest CPU"
         );
-        Ok(Arc::new(KvmVm {
+        Ok(Ok(KvmVm {
             vm,
-            aia,
-            aia_available,
+            aia: aia.map(|(aia, _)| aia),
+            interrupt_controller,
             vcpus: Mutex::new(vcpus),
             next_slot: Mutex::new(0),
             guest,
+            ram,
         }))
+    }
+}
+
+/// A one-line reason the kvm backend cannot build the VM.
+fn unavailable(reason: String) -> HypervisorError {
+    HypervisorError::Unavailable {
+        backend: "kvm",
+        reason,
     }
 }
 
@@ -164,21 +228,9 @@ impl Hypervisor for KvmHypervisor {
             nested: setup.nesting.hypervisor,
             nacl: setup.nesting.nacl.is_some(),
         };
-        // The machine model and its FDT have a PLIC (see `aia` for the other path).
-        let vm: Arc<dyn Vm> = self.create_kvm_vm(setup, request, IrqChip::UserspacePlic)?;
+        let vm: Arc<dyn Vm> = self.create_kvm_vm(setup, request)?;
         Ok(vm)
     }
-}
-
-/// What KVM gives the guest's harts, as the FDT must describe them.
-#[derive(Clone, Debug)]
-pub struct GuestCpu {
-    /// The ISA (CONFIG `isa` letters plus every enabled ISA_EXT).
-    pub isa: IsaDescription,
-    /// The largest satp mode (CONFIG `satp_mode`).
-    pub mmu_type: MmuType,
-    /// The `time` CSR's frequency in Hz (TIMER `frequency`).
-    pub timebase_frequency: u64,
 }
 
 /// A KVM VM.
@@ -186,37 +238,15 @@ pub struct KvmVm {
     vm: VmFd,
     /// The in-kernel AIA, when the VM was built with one.
     aia: Option<KvmAia>,
-    /// Whether this host could have given the VM an in-kernel AIA.
-    aia_available: bool,
+    /// What the guest's device tree describes.
+    interrupt_controller: InterruptController,
     /// vCPUs are created with the VM (KVM reads the ISA from one, and the in-kernel
     /// AIA needs them to exist); `create_vcpu` hands each out once.
     vcpus: Mutex<Vec<Option<KvmVcpu>>>,
     next_slot: Mutex<u32>,
     guest: GuestCpu,
-}
-
-impl KvmVm {
-    /// What the guest's harts are.
-    pub fn guest_cpu(&self) -> &GuestCpu {
-        &self.guest
-    }
-
-    /// Whether the host's KVM can create an in-kernel AIA.
-    pub fn in_kernel_aia_available(&self) -> bool {
-        self.aia_available
-    }
-
-    /// Drives wired interrupt source `source` of the in-kernel AIA's APLIC.
-    pub fn set_irq_line(&self, source: u32, level: bool) -> Result<(), HypervisorError> {
-        let fail = |reason: String| HypervisorError::Unavailable {
-            backend: "kvm",
-            reason,
-        };
-        match &self.aia {
-            Some(aia) => aia.set_irq(&self.vm, source, level).map_err(fail),
-            None => Err(fail("the VM has no in-kernel AIA".into())),
-        }
-    }
+    /// Guest RAM, once mapped, for the vCPUs that serve NACL (its shared memory).
+    ram: Arc<OnceLock<MemoryRegion>>,
 }
 
 impl Vm for KvmVm {
@@ -243,6 +273,9 @@ impl Vm for KvmVm {
         unsafe { self.vm.set_user_memory_region(mem) }
             .map_err(|e| fail(format!("KVM_SET_USER_MEMORY_REGION failed: {e}")))?;
         *slot += 1;
+        // NACL's shared memory lives in guest RAM: the first region is the RAM the
+        // vCPUs read it from (the machine has one).
+        let _ = self.ram.set(region);
         Ok(())
     }
 
@@ -257,16 +290,32 @@ impl Vm for KvmVm {
             })?;
         Ok(Box::new(vcpu))
     }
+
+    fn guest_cpu(&self) -> GuestCpu {
+        self.guest.clone()
+    }
+
+    fn interrupt_controller(&self) -> InterruptController {
+        self.interrupt_controller
+    }
+
+    fn set_irq_line(&self, source: u32, level: bool) -> Result<(), HypervisorError> {
+        match &self.aia {
+            Some(aia) => aia.set_irq(&self.vm, source, level).map_err(unavailable),
+            None => Err(HypervisorError::NoIrqChip(source)),
+        }
+    }
 }
 
 /// Sets up a new vCPU's ISA and SBI extensions (before its first run, when KVM
-/// still accepts changes).
+/// still accepts changes). The inner error says why the vCPU cannot have the
+/// in-kernel AIA `irqchip` asks for.
 fn configure_vcpu(
     id: u32,
     fd: &VcpuFd,
     plan: NestingPlan,
     irqchip: IrqChip,
-) -> Result<(), HypervisorError> {
+) -> Result<Result<(), String>, HypervisorError> {
     let fail = |reason: String| HypervisorError::Vcpu { id, reason };
     // Forwarded SBI extensions the VMM serves: the debug console (off by default in
     // KVM) and system suspend. A kernel that predates one answers with an error;
@@ -276,19 +325,34 @@ fn configure_vcpu(
             tracing::info!(vcpu = id, ?ext, error = %e, "SBI extension not available");
         }
     }
-    // With the userspace PLIC there is no IMSIC behind the AIA CSRs: hide Ssaia so
-    // that the guest never touches them (they would trap to userspace).
-    if irqchip == IrqChip::UserspacePlic
-        && let Err(e) = set_reg(fd, regs::isa_ext(IsaExt::SSAIA), 0)
-    {
-        tracing::debug!(vcpu = id, error = %e, "cannot disable Ssaia");
+    match irqchip {
+        // With the userspace PLIC there is no IMSIC behind the AIA CSRs: hide Ssaia so
+        // that the guest never touches them (they would trap to userspace). A kernel
+        // that cannot hide it reports it, and the device tree says so.
+        IrqChip::UserspacePlic => {
+            if let Err(e) = set_reg(fd, regs::isa_ext(IsaExt::SSAIA), 0) {
+                tracing::debug!(vcpu = id, error = %e, "cannot disable Ssaia");
+            }
+        }
+        // The IMSIC is reached through the AIA CSRs: the guest needs Ssaia.
+        IrqChip::InKernelAia(_) => {
+            let ssaia = regs::isa_ext(IsaExt::SSAIA);
+            if let Err(e) = set_reg(fd, ssaia, 1) {
+                return Ok(Err(format!("KVM cannot give the guest Ssaia ({e})")));
+            }
+            if get_reg(fd, ssaia) != Ok(1) {
+                return Ok(Err("KVM does not report Ssaia for the guest".into()));
+            }
+        }
     }
     match plan {
         NestingPlan::Off => {}
-        NestingPlan::KernelH => set_reg(fd, regs::isa_ext(IsaExt::H), 1)
-            .map_err(|e| fail(format!("cannot enable the H extension: {e}")))?,
+        NestingPlan::KernelH | NestingPlan::NaclOverOneReg => {
+            set_reg(fd, regs::isa_ext(IsaExt::H), 1)
+                .map_err(|e| fail(format!("cannot enable the H extension: {e}")))?
+        }
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// Reads what KVM gives the guest from a configured vCPU.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  KvmHypervisor ── /dev/kvm
-//!   └─ KvmVm ──────── VM fd: memslots, (in-kernel AIA probe)
+//!   └─ KvmVm ──────── VM fd: memslots, the in-kernel AIA (or none: userspace PLIC)
 //!       └─ KvmVcpu ── vCPU fd + its kvm_run page (RunArea)
 //!           ├─ run(): KVM_RUN, exits decoded by `exits` -> VcpuExit
 //!           └─ KvmSignals (other threads): KVM_INTERRUPT on a dup of the vCPU fd,
@@ -24,19 +24,26 @@
 //!   which the kernel accepts from any thread (an asynchronous vCPU ioctl on RISC-V).
 //! - The guest's ISA string, MMU type and timebase come from KVM (CONFIG, ISA_EXT and
 //!   TIMER registers of vCPU 0) and are what the FDT must describe.
-//! - With Ssaia on the host, KVM can also emulate the guest's APLIC and IMSICs
-//!   ([`aia`]); the VMM's machine model has a PLIC, so VMs get the userspace PLIC and
-//!   the in-kernel AIA is only probed and logged.
+//! - With Ssaia on the host, KVM emulates the guest's APLIC and IMSICs in the kernel
+//!   ([`aia`]); `machine-config.irqchip` chooses (`auto`: the in-kernel AIA where
+//!   the host has it, else the userspace PLIC). With the AIA the UART's line is
+//!   `KVM_IRQ_LINE` into the APLIC, the guest gets Ssaia, and its device tree has
+//!   `riscv,imsics` and `riscv,aplic` nodes instead of the PLIC.
+//! - A guest hypervisor (`nested`) gets the kernel's H where the kernel offers it
+//!   ([`nesting`]); with NACL, the NACL calls the kernel forwards are served over
+//!   ONE_REG ([`nacl_server`], [`onereg_hart`]).
 //!
 //! Register-id math ([`regs`]), `kvm_run` decoding ([`exits`]), ioctl numbers
-//! ([`ioctls`]), the AIA layout ([`aia`]) and the nesting decision ([`nesting`]) are
-//! arch-neutral and tested on every host; the parts that issue ioctls compile only on
-//! riscv64 Linux.
+//! ([`ioctls`]), the AIA layout ([`aia`]), the nesting decision ([`nesting`]) and NACL
+//! over ONE_REG ([`onereg_hart`], [`nacl_server`]) are arch-neutral and tested on
+//! every host; the parts that issue ioctls compile only on riscv64 Linux.
 
 pub mod aia;
 pub mod exits;
 pub mod ioctls;
+pub mod nacl_server;
 pub mod nesting;
+pub mod onereg_hart;
 pub mod regs;
 
 #[cfg(target_arch = "riscv64")]

@@ -8,9 +8,10 @@
 //!   (`probe_feature`) and the probe watches whether it arrives as
 //!   `KVM_EXIT_RISCV_SBI`; mainline KVM answers it itself with NOT_SUPPORTED.
 //!
-//! With H and NACL forwarding, the `nacl` crate is to run over ONE_REG (not written
-//! yet: [`plan`] says so); without them a config asking for nesting fails with a
-//! message saying which part is missing and pointing at the soft backend.
+//! With H and NACL forwarding, the `nacl` crate runs over ONE_REG
+//! ([`NestingPlan::NaclOverOneReg`], [`super::nacl_server`]); without them a config
+//! asking for nesting fails with a message saying which part is missing and pointing
+//! at the soft backend.
 
 use std::fmt;
 
@@ -71,6 +72,10 @@ pub enum NestingPlan {
     Off,
     /// H for the guest, handled by the host kernel (no NACL from rvnest).
     KernelH,
+    /// H for the guest, handled by the host kernel, and SBI NACL served by rvnest:
+    /// the kernel forwards the guest hypervisor's NACL calls as `KVM_EXIT_RISCV_SBI`
+    /// and the `nacl` crate answers them over ONE_REG ([`super::nacl_server`]).
+    NaclOverOneReg,
 }
 
 /// Why nesting cannot be offered on this host. The messages are one line each and
@@ -94,13 +99,6 @@ pub enum NestingError {
          itself ({0}); use \"backend\": \"soft\", or set machine-config.nacl.enabled to false"
     )]
     NoNaclForwarding(Probed),
-    /// Everything NACL over KVM needs is there, but rvnest's NACL-over-ONE_REG path
-    /// is not written yet.
-    #[error(
-        "NACL over the kvm backend is not implemented yet (this host's KVM would allow it); \
-         use \"backend\": \"soft\", or set machine-config.nacl.enabled to false"
-    )]
-    NaclOverKvmUnimplemented,
 }
 
 /// Decides how to build the VM for `request` on a host that answered `support`.
@@ -133,7 +131,7 @@ pub fn plan(
             support.nacl_forwarding.clone(),
         ));
     }
-    Err(NestingError::NaclOverKvmUnimplemented)
+    Ok(NestingPlan::NaclOverOneReg)
 }
 
 /// The probe guest: calls SBI NACL `probe_feature(0)` and then stores to
@@ -228,7 +226,12 @@ mod tests {
     fn full_support_reaches_the_nacl_path() {
         assert_eq!(
             plan(NACL, Some(&support(true, true, true))),
-            Err(NestingError::NaclOverKvmUnimplemented)
+            Ok(NestingPlan::NaclOverOneReg)
+        );
+        // Without NACL the kernel's H is all the guest needs, forwarding or not.
+        assert_eq!(
+            plan(NESTED, Some(&support(true, true, true))),
+            Ok(NestingPlan::KernelH)
         );
     }
 

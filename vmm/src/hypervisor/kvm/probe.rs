@@ -54,7 +54,7 @@ pub fn nesting_support(kvm: &Kvm, run_size: usize) -> NestingSupport {
         Ok(_) => Probed::Yes,
         Err(e) => no("hstatus", &e),
     };
-    let nacl_forwarding = match KvmVcpu::new(0, fd, run_size) {
+    let nacl_forwarding = match KvmVcpu::new(0, fd, run_size, None, Arc::default()) {
         Ok(vcpu) => probe_nacl_forwarding(&vm, vcpu),
         Err(e) => no("scratch vCPU", &e),
     };

@@ -124,6 +124,12 @@ pub const fn core_x(n: u8) -> u64 {
 }
 /// Core register index of mode (1 = S, 0 = U), after x31.
 pub const CORE_MODE: u64 = 32;
+/// Core register index of `virt` (1 = the guest runs its own guest, V=1), after mode.
+/// Proposed by the nested-virtualization series (not in mainline Linux); a ONE_REG
+/// write only sets the flag: the CSR state must already be laid out for that mode.
+pub const CORE_VIRT: u64 = 33;
+/// `KVM_RISCV_MODE_U`.
+pub const MODE_U: u64 = 0;
 /// `KVM_RISCV_MODE_S`.
 pub const MODE_S: u64 = 1;
 
@@ -135,6 +141,11 @@ pub const fn core_pc() -> u64 {
 /// The id of the privilege mode register.
 pub const fn core_mode() -> u64 {
     reg_id(RegType::Core, 0, CORE_MODE)
+}
+
+/// The id of the `virt` register (proposed ABI; probe before use).
+pub const fn core_virt() -> u64 {
+    reg_id(RegType::Core, 0, CORE_VIRT)
 }
 
 /// Fields of `kvm_riscv_csr` (the general subtype).
@@ -170,49 +181,122 @@ pub const fn csr(reg: GeneralCsr) -> u64 {
     reg_id(RegType::Csr, CsrSubtype::General as u64, reg as u64)
 }
 
-/// The H-extension CSRs of the proposed `KVM_REG_RISCV_CSR_HEXT` subtype, in the
-/// order the posted series lists them for riscv64. Only [`HextCsr::Hstatus`] (index
-/// 0) is relied on today, by the probe; the rest of the layout must be confirmed
-/// against the series once it is merged, before the NACL path uses it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The H-extension CSRs of the proposed `KVM_REG_RISCV_CSR_HEXT` subtype: the fields of
+/// `struct kvm_riscv_hext_csr` in the posted KVM RISC-V nested-virtualization series
+/// (January 2026, "RISC-V: KVM: Add ONE_REG interface for nested virtualization
+/// CSRs"), where the index is the field's position in `unsigned long`s. The RV32
+/// halves (`htimedeltah`, `henvcfgh`) keep their slots on riscv64 too. Until the
+/// series is merged this layout can change: [`super::nesting`] probes the kernel
+/// before anything uses it.
+///
+/// A ONE_REG write stores the value as is (the series applies no WARL masks there)
+/// and the VS CSRs swap places with the vCPU's supervisor CSRs when the guest enters
+/// or leaves its own guest; [`super::onereg_hart`] handles both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u64)]
 pub enum HextCsr {
-    /// hstatus.
+    /// hstatus (0x600).
     Hstatus = 0,
-    /// hedeleg.
+    /// hedeleg (0x602).
     Hedeleg = 1,
-    /// hideleg.
+    /// hideleg (0x603).
     Hideleg = 2,
-    /// hvip.
+    /// hvip (0x645).
     Hvip = 3,
-    /// hcounteren.
+    /// hcounteren (0x606).
     Hcounteren = 4,
-    /// htimedelta.
+    /// htimedelta (0x605).
     Htimedelta = 5,
-    /// htval.
-    Htval = 6,
-    /// htinst.
-    Htinst = 7,
-    /// henvcfg.
-    Henvcfg = 8,
-    /// hgatp.
-    Hgatp = 9,
-    /// vsstatus.
-    Vsstatus = 10,
-    /// vsie.
-    Vsie = 11,
-    /// vstvec.
-    Vstvec = 12,
-    /// vsscratch.
-    Vsscratch = 13,
-    /// vsepc.
-    Vsepc = 14,
-    /// vscause.
-    Vscause = 15,
-    /// vstval.
-    Vstval = 16,
-    /// vsatp.
-    Vsatp = 17,
+    /// htimedeltah (0x615, RV32 only).
+    Htimedeltah = 6,
+    /// htval (0x643).
+    Htval = 7,
+    /// htinst (0x64A).
+    Htinst = 8,
+    /// henvcfg (0x60A).
+    Henvcfg = 9,
+    /// henvcfgh (0x61A, RV32 only).
+    Henvcfgh = 10,
+    /// hgatp (0x680).
+    Hgatp = 11,
+    /// vsstatus (0x200).
+    Vsstatus = 12,
+    /// vsie (0x204).
+    Vsie = 13,
+    /// vstvec (0x205).
+    Vstvec = 14,
+    /// vsscratch (0x240).
+    Vsscratch = 15,
+    /// vsepc (0x241).
+    Vsepc = 16,
+    /// vscause (0x242).
+    Vscause = 17,
+    /// vstval (0x243).
+    Vstval = 18,
+    /// vsatp (0x280).
+    Vsatp = 19,
+}
+
+impl HextCsr {
+    /// Every register of the subtype, by index.
+    pub const ALL: [HextCsr; 20] = [
+        HextCsr::Hstatus,
+        HextCsr::Hedeleg,
+        HextCsr::Hideleg,
+        HextCsr::Hvip,
+        HextCsr::Hcounteren,
+        HextCsr::Htimedelta,
+        HextCsr::Htimedeltah,
+        HextCsr::Htval,
+        HextCsr::Htinst,
+        HextCsr::Henvcfg,
+        HextCsr::Henvcfgh,
+        HextCsr::Hgatp,
+        HextCsr::Vsstatus,
+        HextCsr::Vsie,
+        HextCsr::Vstvec,
+        HextCsr::Vsscratch,
+        HextCsr::Vsepc,
+        HextCsr::Vscause,
+        HextCsr::Vstval,
+        HextCsr::Vsatp,
+    ];
+
+    /// The CSR number (privileged specification, table "Hypervisor and VS CSRs").
+    pub const fn csr(self) -> u16 {
+        match self {
+            HextCsr::Hstatus => 0x600,
+            HextCsr::Hedeleg => 0x602,
+            HextCsr::Hideleg => 0x603,
+            HextCsr::Hvip => 0x645,
+            HextCsr::Hcounteren => 0x606,
+            HextCsr::Htimedelta => 0x605,
+            HextCsr::Htimedeltah => 0x615,
+            HextCsr::Htval => 0x643,
+            HextCsr::Htinst => 0x64A,
+            HextCsr::Henvcfg => 0x60A,
+            HextCsr::Henvcfgh => 0x61A,
+            HextCsr::Hgatp => 0x680,
+            HextCsr::Vsstatus => 0x200,
+            HextCsr::Vsie => 0x204,
+            HextCsr::Vstvec => 0x205,
+            HextCsr::Vsscratch => 0x240,
+            HextCsr::Vsepc => 0x241,
+            HextCsr::Vscause => 0x242,
+            HextCsr::Vstval => 0x243,
+            HextCsr::Vsatp => 0x280,
+        }
+    }
+
+    /// The register holding CSR `csr`, if the subtype has one.
+    pub fn from_csr(csr: u16) -> Option<HextCsr> {
+        HextCsr::ALL.into_iter().find(|reg| reg.csr() == csr)
+    }
+
+    /// Whether the CSR exists only on RV32 (the high halves).
+    pub const fn rv32_only(self) -> bool {
+        matches!(self, HextCsr::Htimedeltah | HextCsr::Henvcfgh)
+    }
 }
 
 /// The id of an H-extension CSR (proposed ABI; probe before use).
@@ -439,12 +523,37 @@ mod tests {
         assert_eq!(isa_ext(IsaExt::H), 0x8030_0000_0700_0004);
         assert_eq!(sbi_ext(SbiExt::Dbcn), 0x8030_0000_0800_0009);
         assert_eq!(sbi_ext(SbiExt::Susp), 0x8030_0000_0800_000B);
-        // KVM_REG_RISCV_CSR_HEXT (subtype 3) << 16, hstatus = index 0.
+        // KVM_REG_RISCV_CSR_HEXT (subtype 3) << 16, index = field position in
+        // struct kvm_riscv_hext_csr: hstatus 0 ... htval 7 (after htimedeltah),
+        // hgatp 11 (after henvcfgh), vsatp 19.
         assert_eq!(hext_csr(HextCsr::Hstatus), 0x8030_0000_0303_0000);
-        assert_eq!(hext_csr(HextCsr::Vsatp), 0x8030_0000_0303_0011);
+        assert_eq!(hext_csr(HextCsr::Htimedelta), 0x8030_0000_0303_0005);
+        assert_eq!(hext_csr(HextCsr::Htval), 0x8030_0000_0303_0007);
+        assert_eq!(hext_csr(HextCsr::Hgatp), 0x8030_0000_0303_000B);
+        assert_eq!(hext_csr(HextCsr::Vsstatus), 0x8030_0000_0303_000C);
+        assert_eq!(hext_csr(HextCsr::Vsatp), 0x8030_0000_0303_0013);
+        // The core `virt` register follows `mode`.
+        assert_eq!(core_virt(), 0x8030_0000_0200_0021);
         assert_eq!(
             reg_id(RegType::Csr, CsrSubtype::Aia as u64, 0),
             0x8030_0000_0301_0000
+        );
+    }
+
+    #[test]
+    fn hext_table_is_the_uapi_struct_in_order() {
+        for (index, reg) in HextCsr::ALL.into_iter().enumerate() {
+            assert_eq!(reg as u64, index as u64, "{reg:?}");
+            assert_eq!(HextCsr::from_csr(reg.csr()), Some(reg));
+            // Every one is an H or VS CSR (address bits 9:8 = 0b10) as NACL's CSR
+            // space numbers them.
+            assert_eq!(reg.csr() & 0x300, 0x200, "{reg:?}");
+        }
+        assert_eq!(HextCsr::from_csr(0x644), None); // hip: not in the subtype
+        assert_eq!(
+            HextCsr::ALL.iter().filter(|r| r.rv32_only()).count(),
+            2,
+            "htimedeltah and henvcfgh"
         );
     }
 

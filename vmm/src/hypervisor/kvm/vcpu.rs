@@ -6,15 +6,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use kvm_ioctls::VcpuFd;
+use nacl::Features;
 use vmm_sys_util::errno;
 use vmm_sys_util::ioctl::{ioctl, ioctl_with_ref};
 use vmm_sys_util::signal::{SIGRTMIN, register_signal_handler};
 
 use super::exits::{self, KvmExit, RUN_PREFIX};
 use super::ioctls::{KVM_INTERRUPT, KVM_INTERRUPT_SET, KVM_INTERRUPT_UNSET, KVM_RUN, KvmInterrupt};
+use super::nacl_server::{NaclAnswer, NaclServer};
+use super::onereg_hart::OneReg;
 use super::regs::{self, GeneralCsr, TimerReg};
 use super::run_area::RunArea;
-use crate::hypervisor::{HypervisorError, Vcpu, VcpuCounters, VcpuExit, VcpuSignals};
+use crate::hypervisor::{
+    HypervisorError, MemoryRegion, SbiCall, Vcpu, VcpuCounters, VcpuExit, VcpuSignals,
+};
 
 /// The real-time signal that interrupts a vCPU thread in `KVM_RUN` (SIGRTMIN, as
 /// Cloud Hypervisor uses; the handler does nothing, the point is the `EINTR`).
@@ -138,11 +143,36 @@ pub struct KvmVcpu {
     pending: Pending,
     bound: bool,
     stats: Stats,
+    /// SBI NACL served over ONE_REG, when the guest hypervisor is offered it.
+    nacl: Option<NaclServer>,
+    /// Guest RAM once mapped (NACL's shared memory is in it).
+    ram: Arc<OnceLock<MemoryRegion>>,
+}
+
+/// The vCPU's registers through `KVM_{GET,SET}_ONE_REG`.
+struct VcpuRegs<'a>(&'a VcpuFd);
+
+impl OneReg for VcpuRegs<'_> {
+    fn get(&self, id: u64) -> Result<u64, String> {
+        get_reg(self.0, id).map_err(|e| e.to_string())
+    }
+
+    fn set(&mut self, id: u64, value: u64) -> Result<(), String> {
+        set_reg(self.0, id, value).map_err(|e| e.to_string())
+    }
 }
 
 impl KvmVcpu {
-    /// Wraps vCPU `id`'s fd, mapping its run area of `run_size` bytes.
-    pub fn new(id: u32, fd: VcpuFd, run_size: usize) -> Result<KvmVcpu, HypervisorError> {
+    /// Wraps vCPU `id`'s fd, mapping its run area of `run_size` bytes. With `nacl`,
+    /// the vCPU serves SBI NACL calls with those features itself, reading the shared
+    /// memory from `ram` once the VM has mapped it.
+    pub fn new(
+        id: u32,
+        fd: VcpuFd,
+        run_size: usize,
+        nacl: Option<Features>,
+        ram: Arc<OnceLock<MemoryRegion>>,
+    ) -> Result<KvmVcpu, HypervisorError> {
         let fail = |reason: String| HypervisorError::Vcpu { id, reason };
         let run = Arc::new(
             RunArea::map(&fd, run_size).map_err(|e| fail(format!("Cannot map kvm_run: {e}")))?,
@@ -167,7 +197,32 @@ impl KvmVcpu {
             pending: Pending::None,
             bound: false,
             stats: Stats::default(),
+            nacl: nacl.map(NaclServer::new),
+            ram,
         })
+    }
+
+    /// Serves a NACL call the kernel forwarded, leaving the answer for the next run.
+    fn serve_nacl(&mut self, call: &SbiCall) -> Result<(), HypervisorError> {
+        let Some(server) = self.nacl.as_mut() else {
+            return Ok(());
+        };
+        let ram = self.ram.get().copied();
+        let answer = server
+            .serve(&mut VcpuRegs(&self.fd), &ram, call.function, call.args)
+            .map_err(|e| HypervisorError::Vcpu {
+                id: self.id,
+                reason: format!("NACL over ONE_REG: {e}"),
+            })?;
+        let (error, value) = match answer {
+            NaclAnswer::Return { error, value } => (error, value),
+            // KVM writes ret[] to a0/a1 when it completes the exit: the SRET context's.
+            NaclAnswer::Resumed { a0, a1 } => (a0 as i64, a1),
+        };
+        exits::set_sbi_return(&mut self.buf[..], error, value)
+            .map_err(|e| self.error(e.to_string()))?;
+        self.pending = Pending::Sbi;
+        Ok(())
     }
 
     /// The vCPU fd (for configuration before the first run).
@@ -234,6 +289,13 @@ impl KvmVcpu {
                 Some(VcpuExit::MmioRead { addr, len })
             }
             KvmExit::MmioWrite { addr, len, data } => Some(VcpuExit::MmioWrite { addr, len, data }),
+            KvmExit::Sbi(call) if call.extension == nacl::EXTENSION_ID && self.nacl.is_some() => {
+                // NACL is served here, next to the vCPU's registers, as the soft
+                // backend serves it next to the hart's state.
+                self.stats.sbi_exits.fetch_add(1, Ordering::Relaxed);
+                self.serve_nacl(&call)?;
+                None
+            }
             KvmExit::Sbi(call) => {
                 self.stats.sbi_exits.fetch_add(1, Ordering::Relaxed);
                 self.pending = Pending::Sbi;
@@ -382,8 +444,13 @@ impl Vcpu for KvmVcpu {
         VcpuCounters {
             exits: self.stats.exits.load(Ordering::Relaxed),
             sbi_calls: self.stats.sbi_exits.load(Ordering::Relaxed),
+            nacl: self.nacl.as_ref().map(NaclServer::stats),
             ..VcpuCounters::default()
         }
+    }
+
+    fn nested_acceleration(&self) -> Option<Features> {
+        self.nacl.as_ref().map(NaclServer::features)
     }
 }
 
