@@ -144,11 +144,10 @@ fn l2_boots_with_everything_but_autoswap() {
     );
 }
 
-/// Known intermittent hang: with two L1 harts, one outer vCPU sometimes spins while
-/// the other sleeps and is never woken (a lost wakeup or IPI in the soft hart, under
-/// investigation). Passes most runs; run it with `cargo test -- --ignored`.
+/// L1 on two harts: its scheduler moves L2's vCPU thread between them, so this also
+/// covers a nested guest that patched its code on one outer hart and runs it on the
+/// other (the soft backend's FENCE.I is VM-wide).
 #[test]
-#[ignore = "intermittent hang with an SMP L1 (lost wakeup under investigation)"]
 fn two_l1_harts_run_l2_with_one_and_with_two_harts() {
     let r = nested("smp-1", 2, 1, r#"{"enabled": true}"#);
     check("l1=2,l2=1", &r, Some(ALL));
