@@ -10,10 +10,16 @@ use devices::irq::IrqLine;
 use devices::plic::PlicOutput;
 use vmm_sys_util::eventfd::EventFd;
 
+use arch_riscv::layout::UART_BASE;
+
 use crate::hypervisor::{VcpuSignals, Vm};
 use crate::memory::GuestMemory;
 use crate::sbi::{HartStates, SbiHost};
 use crate::vcpu_control::VcpuControl;
+
+/// Line status register of the 16550A, and its data-ready bit.
+const UART_LSR: u64 = 5;
+const UART_LSR_DR: u8 = 0x01;
 
 /// How a VM ended, and the process exit code each maps to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,8 +92,6 @@ pub struct Machine {
     pub hart_states: HartStates,
     /// The PLIC's view of the harts, filled once the vCPUs exist.
     pub hart_lines: Arc<HartLines>,
-    /// Console input for SBI DBCN reads and legacy getchar.
-    pub console_input: Mutex<std::collections::VecDeque<u8>>,
     /// Pausing the vCPU threads and collecting their counters.
     pub control: VcpuControl,
     exiting: AtomicBool,
@@ -108,7 +112,6 @@ impl Machine {
             bus,
             hart_states: HartStates::new(harts),
             hart_lines,
-            console_input: Mutex::new(Default::default()),
             control: VcpuControl::new(harts),
             exiting: AtomicBool::new(false),
             status: Mutex::new(None),
@@ -201,11 +204,63 @@ impl SbiHost for Machine {
     }
 
     fn console_read(&self, buf: &mut [u8]) -> usize {
-        let mut input = self.console_input.lock().unwrap_or_else(|e| e.into_inner());
-        let n = buf.len().min(input.len());
-        for (slot, byte) in buf.iter_mut().zip(input.drain(..n)) {
-            *slot = byte;
+        // The UART's receive buffer, read the way OpenSBI's 8250 driver does (LSR.DR,
+        // then RBR): the SBI console and the UART share the one stdin, as they do on
+        // hardware.
+        let mut n = 0;
+        while n < buf.len() {
+            let mut lsr = [0u8];
+            if !self.bus.read(UART_BASE + UART_LSR, &mut lsr) || lsr[0] & UART_LSR_DR == 0 {
+                break;
+            }
+            let mut byte = [0u8];
+            if !self.bus.read(UART_BASE, &mut byte) {
+                break;
+            }
+            buf[n] = byte[0];
+            n += 1;
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use arch_riscv::layout::{UART_BASE, UART_SIZE};
+    use devices::bus::MmioBus;
+    use devices::irq::IrqLine;
+    use devices::uart::Uart;
+
+    use super::{HartLines, Machine};
+    use crate::memory::GuestMemory;
+    use crate::sbi::SbiHost;
+
+    struct NoLine;
+
+    impl IrqLine for NoLine {
+        fn set_level(&self, _level: bool) {}
+    }
+
+    #[test]
+    fn console_reads_take_the_uart_input_once() {
+        let uart = Arc::new(Mutex::new(Uart::new(Vec::new(), Arc::new(NoLine))));
+        let mut bus = MmioBus::new();
+        bus.insert(UART_BASE, UART_SIZE, uart.clone())
+            .expect("uart");
+        let memory = Arc::new(GuestMemory::new(1).expect("memory"));
+        let machine =
+            Machine::new(memory, bus, Arc::new(HartLines::default()), 1).expect("machine");
+
+        let mut buf = [0u8; 8];
+        assert_eq!(machine.console_read(&mut buf), 0, "nothing typed yet");
+        assert_eq!(uart.lock().unwrap().enqueue_raw_bytes(b"hello"), 5);
+        let mut three = [0u8; 3];
+        assert_eq!(machine.console_read(&mut three), 3);
+        assert_eq!(&three, b"hel");
+        assert_eq!(machine.console_read(&mut buf), 2);
+        assert_eq!(&buf[..2], b"lo");
+        assert_eq!(machine.console_read(&mut buf), 0, "each byte is read once");
     }
 }
