@@ -22,8 +22,10 @@ const SLICE: u64 = 8192;
 /// an exit's payload waits in `Hart::exit`.
 #[derive(Clone, Copy)]
 enum Flow {
-    /// Go on at this pc, on the current decoded page if the pc is still in it.
+    /// Go on at this pc, the next instruction in straight-line order.
     Next(u64),
+    /// Go on at this pc, a jump or taken branch target.
+    Jump(u64),
     /// Go on at `self.pc`, set by an out-of-line handler.
     Resume,
     /// Find the decoded page of `self.pc` again (translation or privilege changed).
@@ -99,10 +101,19 @@ impl Hart {
 
     /// Runs up to one slice of instructions. The pc lives in a local while the slice
     /// runs; `self.pc` is written back before anything out of line reads it.
+    ///
+    /// Straight-line flow (`Flow::Next`) is not checked at all: it can only run
+    /// into the page's guard slots, which stay undecoded and refetch. Jumps, taken
+    /// branches and out-of-line handlers (`Flow::Jump`, `Flow::Resume`) check the
+    /// slice budget and whether the pc left the page; every loop contains one.
     fn run_slice(&mut self) -> Option<Exit> {
         let mut executed = 0u64;
         let mut pc = self.pc;
         let flow = 'slice: loop {
+            if executed >= SLICE {
+                self.pc = pc;
+                break 'slice Flow::EndSlice;
+            }
             let page = match self.code_page(pc) {
                 Ok(page) => page,
                 Err(trap) => {
@@ -114,17 +125,14 @@ impl Hart {
             };
             let page_base = pc & !0xFFF;
             loop {
-                if executed >= SLICE {
-                    self.pc = pc;
-                    break 'slice Flow::EndSlice;
-                }
+                // At most 0x1002: pc was checked to lie in the page at the last jump
+                // or refetch, and straight-line steps advance it by 2 or 4 into the
+                // guard slots at worst.
                 let offset = pc.wrapping_sub(page_base);
-                if offset >= 0x1000 {
-                    continue 'slice;
-                }
                 executed += 1;
                 // SAFETY: `page` stays valid until a flush, after which the loop
-                // always refetches; offset < 4096 so the slot index is < 2048.
+                // always refetches; offset <= 0x1002 so the slot index is at most
+                // SLOTS + 1, inside the guard slots.
                 let slot = unsafe { (*page).ops.as_ptr().add((offset >> 1) as usize) };
                 // SAFETY: as above.
                 let flow = if unsafe { (*slot).kind } != OpKind::Undecoded {
@@ -138,18 +146,29 @@ impl Hart {
                     } else {
                         self.step(op, pc, 2)
                     }
+                } else if offset >= 0x1000 {
+                    // A guard slot: straight-line flow left the page.
+                    executed -= 1;
+                    continue 'slice;
                 } else {
                     self.pc = pc;
                     self.step_undecoded(page, offset as usize)
                 };
-                match flow {
-                    Flow::Next(next) => pc = next,
-                    Flow::Resume => pc = self.pc,
+                pc = match flow {
+                    Flow::Next(next) => {
+                        pc = next;
+                        continue;
+                    }
+                    Flow::Jump(target) => target,
+                    Flow::Resume => self.pc,
                     Flow::Refetch => {
                         pc = self.pc;
                         continue 'slice;
                     }
                     Flow::EndSlice | Flow::Exit => break 'slice flow,
+                };
+                if executed >= SLICE || pc.wrapping_sub(page_base) >= 0x1000 {
+                    continue 'slice;
                 }
             }
         };
@@ -268,7 +287,13 @@ impl Hart {
             }};
         }
         macro_rules! branch {
-            ($cond:expr) => {{ Flow::Next(if $cond { pc.wrapping_add(imm) } else { next_pc }) }};
+            ($cond:expr) => {{
+                if $cond {
+                    Flow::Jump(pc.wrapping_add(imm))
+                } else {
+                    Flow::Next(next_pc)
+                }
+            }};
         }
         macro_rules! load {
             ($size:expr, $extend:expr) => {{
@@ -334,12 +359,12 @@ impl Hart {
             Bgeu => branch!(a >= b),
             Jal => {
                 x!(op.rd) = next_pc;
-                Flow::Next(pc.wrapping_add(imm))
+                Flow::Jump(pc.wrapping_add(imm))
             }
             Jalr => {
                 let target = a.wrapping_add(imm) & !1;
                 x!(op.rd) = next_pc;
-                Flow::Next(target)
+                Flow::Jump(target)
             }
             Lui => alu!(imm),
             Auipc => alu!(pc.wrapping_add(imm)),

@@ -29,13 +29,19 @@ use crate::isa::Op;
 /// Instruction slots per page: one per 16-bit parcel.
 pub const SLOTS: usize = 2048;
 
+/// Slots past the page's end that stay undecoded forever: straight-line execution
+/// runs into them (at offsets 0x1000 and 0x1002) instead of checking its offset
+/// after every instruction.
+pub const GUARD_SLOTS: usize = 2;
+
 /// Decoded pages one hart keeps before it starts over (bounds memory: ~36 KiB each).
 const MAX_PAGES: usize = 4096;
 
 /// The decoded instructions of one 4 KiB guest-physical page, filled lazily.
 pub struct CodePage {
-    /// Slot `i` holds the instruction starting at byte `2 * i`, or `Op::UNDECODED`.
-    pub ops: [Op; SLOTS],
+    /// Slot `i` holds the instruction starting at byte `2 * i`, or `Op::UNDECODED`;
+    /// then the guard slots.
+    pub ops: [Op; SLOTS + GUARD_SLOTS],
     /// Host address of the page's first byte.
     pub host: usize,
     /// The page's bytes when its decoded slots were decoded.
@@ -47,7 +53,7 @@ pub struct CodePage {
 impl CodePage {
     fn new(host: usize, generation: u64) -> Box<CodePage> {
         let mut page = Box::new(CodePage {
-            ops: [Op::UNDECODED; SLOTS],
+            ops: [Op::UNDECODED; SLOTS + GUARD_SLOTS],
             host,
             snapshot: [0; 4096],
             generation,

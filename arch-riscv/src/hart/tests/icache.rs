@@ -61,3 +61,24 @@ fn fence_i_on_another_hart_makes_rewritten_code_visible() {
     m.run_to_ecall();
     assert_eq!(m.hart.reg(A0 as usize), 2);
 }
+
+/// Straight-line code runs on into the next page: after a 2-byte instruction that
+/// ends a page, and through a 4-byte instruction that straddles two pages.
+#[test]
+fn straight_line_code_crosses_page_boundaries() {
+    let m = run(|p| {
+        const C_NOP: u16 = 0x0001;
+        p.addi(A0, ZERO, 0);
+        // First page: ends with a 2-byte `c.addi a0, 1` at offset 0xFFE.
+        while p.pc() & 0xFFF != 0xFFE {
+            p.emit16(C_NOP);
+        }
+        p.emit16(0x0505); // c.addi a0, 1
+        // Second page: a 4-byte instruction at 0xFFE straddles into the third.
+        while p.pc() & 0xFFF != 0xFFE {
+            p.emit16(C_NOP);
+        }
+        p.addi(A0, A0, 10).addi(A0, A0, 100).ecall();
+    });
+    assert_eq!(m.hart.reg(A0 as usize), 111);
+}
