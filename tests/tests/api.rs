@@ -518,3 +518,44 @@ fn payload_limit_and_usage_errors() {
         "{err}"
     );
 }
+
+/// SIGTERM stops a running guest the way the `Shutdown` action does: rvnest exits
+/// with 128 + 15 and removes its socket. SIGINT does the same before boot (130).
+#[test]
+fn termination_signals_stop_the_vm_and_remove_the_socket() {
+    let _serial = serial();
+    let config = temp_path("sigterm.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "boot-source": {},
+  "machine-config": {{ "vcpu_count": 2, "mem_size_mib": 256, "backend": "soft" }} }}"#,
+            boot_source_json("")
+        ),
+    )
+    .expect("write config");
+    let config_arg = config.display().to_string();
+    let mut vm = ApiProcess::start("sigterm", &["--config-file", &config_arg]);
+    vm.wait_for_output("Linux version", BOOT_LIMIT);
+    let kill = |signal: &str, pid: u32| {
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    };
+    kill("-TERM", vm.pid());
+    assert_eq!(
+        vm.wait_exit(Duration::from_secs(30)),
+        Some(143),
+        "{}",
+        vm.stderr()
+    );
+    assert!(!vm.socket.exists(), "socket file left behind");
+    let _ = std::fs::remove_file(&config);
+
+    let mut idle = ApiProcess::start("sigint", &[]);
+    kill("-INT", idle.pid());
+    assert_eq!(idle.wait_exit(Duration::from_secs(30)), Some(130));
+    assert!(!idle.socket.exists(), "socket file left behind");
+}

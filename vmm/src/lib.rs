@@ -15,6 +15,7 @@ pub mod memory;
 pub mod metrics;
 pub mod runner;
 pub mod sbi;
+pub mod termination;
 pub mod vcpu;
 pub mod vcpu_control;
 pub mod vm;

@@ -34,6 +34,9 @@ pub enum ExitStatus {
     Error(String),
     /// The VM was stopped through the API (`Shutdown` action): exit code 0.
     Stopped,
+    /// rvnest received this signal (SIGTERM, SIGINT) and stopped the VM: exit code
+    /// 128 + the signal number.
+    Terminated(i32),
 }
 
 impl ExitStatus {
@@ -44,6 +47,7 @@ impl ExitStatus {
             ExitStatus::Error(_) => 2,
             ExitStatus::Reboot => 3,
             ExitStatus::PowerOffFailure => 4,
+            ExitStatus::Terminated(signal) => 128 + signal,
         }
     }
 }

@@ -18,6 +18,7 @@ use clap::Parser;
 use vmm::logger::Logger;
 use vmm::machine::ExitStatus;
 use vmm::runner::{self, RunOptions};
+use vmm::termination::TerminationSignals;
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -48,6 +49,14 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any thread exists, so that every thread inherits the blocked mask.
+    let signals = match TerminationSignals::block() {
+        Ok(signals) => Some(signals),
+        Err(e) => {
+            eprintln!("rvnest: cannot block SIGTERM and SIGINT ({e}); they end rvnest at once");
+            None
+        }
+    };
     let logger = Logger::init(&args.log_level);
     let options = RunOptions {
         config_file: args.config_file,
@@ -59,7 +68,7 @@ fn main() -> ExitCode {
             ..ServerOptions::default()
         },
     };
-    match runner::run(options, logger) {
+    match runner::run(options, logger, signals) {
         Ok(status) => {
             if let ExitStatus::Error(message) = &status {
                 eprintln!("rvnest: {message}");

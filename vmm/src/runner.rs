@@ -21,6 +21,7 @@ use crate::api_handler::{SetupError, Vmm};
 use crate::console::{ExitWatcher, StdinToUart};
 use crate::logger::Logger;
 use crate::machine::ExitStatus;
+use crate::termination::TerminationSignals;
 
 /// How the process runs.
 #[derive(Debug, Clone)]
@@ -56,7 +57,13 @@ pub enum RunError {
 }
 
 /// Runs the process's VM as `options` say and returns how it ended.
-pub fn run(options: RunOptions, logger: Logger) -> Result<ExitStatus, RunError> {
+///
+/// `signals`, when given, ends the VM on SIGTERM or SIGINT (see [`crate::termination`]).
+pub fn run(
+    options: RunOptions,
+    logger: Logger,
+    signals: Option<TerminationSignals>,
+) -> Result<ExitStatus, RunError> {
     if options.config_file.is_none() && options.api_sock.is_none() {
         return Err(RunError::NothingToRun);
     }
@@ -85,7 +92,7 @@ pub fn run(options: RunOptions, logger: Logger) -> Result<ExitStatus, RunError> 
         vmm.start_vm()?;
     }
 
-    let status = event_loop(vmm, endpoint);
+    let status = event_loop(vmm, endpoint, signals);
     // The VM is stopped; the API thread answers 503 to whatever still comes, until
     // it stops here and removes the socket.
     if let Some(server) = server {
@@ -125,16 +132,29 @@ impl MutEventSubscriber for ApiSubscriber {
 
 /// Serves the API, the console and the exit event until the VM ends (or, before
 /// boot, until a `Shutdown` action).
-fn event_loop(vmm: Vmm, endpoint: Option<VmmEndpoint>) -> Result<ExitStatus, RunError> {
+fn event_loop(
+    vmm: Vmm,
+    endpoint: Option<VmmEndpoint>,
+    signals: Option<TerminationSignals>,
+) -> Result<ExitStatus, RunError> {
     let mut events = EventManager::<Arc<Mutex<dyn MutEventSubscriber + Send>>>::new()
         .map_err(|e| RunError::EventLoop(e.to_string()))?;
     let api = Arc::new(Mutex::new(ApiSubscriber { vmm, endpoint }));
     events.add_subscriber(api.clone());
+    let signals = signals.map(|s| Arc::new(Mutex::new(s)));
+    if let Some(signals) = &signals {
+        events.add_subscriber(signals.clone());
+    }
+    let terminated = || {
+        signals
+            .as_ref()
+            .and_then(|s| s.lock().unwrap_or_else(|e| e.into_inner()).received())
+    };
     let mut exit_watcher: Option<Arc<Mutex<ExitWatcher>>> = None;
-    let mut failure = None;
+    let mut ended_by = None;
     loop {
         if let Err(e) = events.run_with_timeout(100) {
-            failure = Some(ExitStatus::Error(format!("Event loop failed: {e}")));
+            ended_by = Some(ExitStatus::Error(format!("Event loop failed: {e}")));
             break;
         }
         let mut guard = api.lock().unwrap_or_else(|e| e.into_inner());
@@ -156,6 +176,10 @@ fn event_loop(vmm: Vmm, endpoint: Option<VmmEndpoint>) -> Result<ExitStatus, Run
         if vm_ended || guard.vmm.shutdown_requested() {
             break;
         }
+        if let Some(signal) = terminated() {
+            ended_by = Some(ExitStatus::Terminated(signal));
+            break;
+        }
         guard.vmm.tick();
     }
     drop(events);
@@ -170,5 +194,5 @@ fn event_loop(vmm: Vmm, endpoint: Option<VmmEndpoint>) -> Result<ExitStatus, Run
     // Close the channel before joining the vCPUs: the API thread stops waiting.
     drop(subscriber.endpoint);
     let status = subscriber.vmm.finish();
-    Ok(failure.unwrap_or(status))
+    Ok(ended_by.unwrap_or(status))
 }
