@@ -134,18 +134,16 @@ impl Hart {
                 // always refetches; offset <= 0x1002 so the slot index is at most
                 // SLOTS + 1, inside the guard slots.
                 let slot = unsafe { (*page).ops.as_ptr().add((offset >> 1) as usize) };
-                // SAFETY: as above.
-                let flow = if unsafe { (*slot).kind } != OpKind::Undecoded {
-                    // SAFETY: as above. `step` reads the fields straight from the slot
-                    // and never after an operation that flushes the decode cache.
-                    let op = unsafe { &*slot };
-                    // Two copies of `step`, one per length: the next pc then depends on
-                    // a predicted branch rather than on the length loaded from the slot.
-                    if op.len == 4 {
-                        self.step(op, pc, 4)
-                    } else {
-                        self.step(op, pc, 2)
-                    }
+                // SAFETY: as above. `step` reads the fields straight from the slot and
+                // never after an operation that flushes the decode cache.
+                let op = unsafe { &*slot };
+                // Two copies of `step`, one per length: the next pc then depends on a
+                // predicted branch rather than on the length loaded from the slot.
+                // Undecoded and guard slots have length 0.
+                let flow = if op.len == 4 {
+                    self.step(op, pc, 4)
+                } else if op.len == 2 {
+                    self.step(op, pc, 2)
                 } else if offset >= 0x1000 {
                     // A guard slot: straight-line flow left the page.
                     executed -= 1;
