@@ -106,7 +106,7 @@ impl Hart {
     /// into the page's guard slots, which stay undecoded and refetch. Jumps, taken
     /// branches and out-of-line handlers (`Flow::Jump`, `Flow::Resume`) check the
     /// slice budget and whether the pc left the page; every loop contains one.
-    fn run_slice(&mut self) -> Option<Exit> {
+    pub(super) fn run_slice(&mut self) -> Option<Exit> {
         let mut executed = 0u64;
         let mut pc = self.pc;
         let flow = 'slice: loop {
@@ -117,6 +117,9 @@ impl Hart {
             let page = match self.code_page(pc) {
                 Ok(page) => page,
                 Err(trap) => {
+                    // Counted like an instruction, so that a trap vector that does
+                    // not map still ends the slice and the VMM can stop the hart.
+                    executed += 1;
                     self.pc = pc;
                     self.raise(trap);
                     pc = self.pc;

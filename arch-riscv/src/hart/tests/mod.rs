@@ -6,6 +6,7 @@
 mod alu;
 mod atomics;
 mod fp;
+mod fuzz;
 mod hypervisor;
 mod icache;
 mod interrupts;
