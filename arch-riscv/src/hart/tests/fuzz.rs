@@ -35,8 +35,8 @@ fn random_code(m: &TestMachine, rng: &mut Rng) {
         let r = rng.next();
         let bits = (r >> 16) as u32;
         let word = match r % 8 {
-            0..=4 => bits & !0x7F | OPCODES[(r >> 8) as usize % OPCODES.len()],
-            5 | 6 => bits & !0x0003_0003 | (r as u32 & 0x0002_0002),
+            0..=4 => (bits & !0x7F) | OPCODES[(r >> 8) as usize % OPCODES.len()],
+            5 | 6 => (bits & !0x0003_0003) | (r as u32 & 0x0002_0002),
             _ => bits,
         };
         assert!(m.ram.write(RAM_BASE + offset, 4, u64::from(word)));
@@ -45,7 +45,7 @@ fn random_code(m: &TestMachine, rng: &mut Rng) {
 
 /// A random code address, 2-byte aligned.
 fn code_address(rng: &mut Rng) -> u64 {
-    RAM_BASE + (rng.next() % CODE & !1)
+    RAM_BASE + ((rng.next() % CODE) & !1)
 }
 
 fn fuzz(seed: u64, hypervisor: bool) {
@@ -80,8 +80,8 @@ fn fuzz(seed: u64, hypervisor: bool) {
         // A fresh start and fresh trap vectors (direct or vectored) each slice, so
         // that a trap loop does not eat the run; the state the code left stays.
         m.hart.set_pc(code_address(&mut rng));
-        m.hart.csr.stvec = code_address(&mut rng) & !3 | (rng.next() & 1);
-        m.hart.csr.vstvec = code_address(&mut rng) & !3 | (rng.next() & 1);
+        m.hart.csr.stvec = (code_address(&mut rng) & !3) | (rng.next() & 1);
+        m.hart.csr.vstvec = (code_address(&mut rng) & !3) | (rng.next() & 1);
         // A slice runs at most a few thousand instructions, then returns.
         match m.hart.run_slice() {
             Some(Exit::Sbi(_)) => m.hart.complete_sbi(-2, 0),
