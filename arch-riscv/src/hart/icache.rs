@@ -20,6 +20,7 @@
 //! page without a fence).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ram;
@@ -106,6 +107,28 @@ impl FenceEpoch {
     }
 }
 
+/// Hashes page numbers with one multiply (Fibonacci hashing): the keys are guest
+/// page numbers, not attacker-chosen strings, and SipHash cost a noticeable share of
+/// every fetch-TLB fill.
+#[derive(Default)]
+struct PageNumberHasher(u64);
+
+impl Hasher for PageNumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0 ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// A fetch translation: virtual page to its decoded page.
 #[derive(Clone, Copy)]
 struct FetchEntry {
@@ -123,7 +146,7 @@ const EMPTY: FetchEntry = FetchEntry {
 /// The fetch TLB's raw pointers point into `pages`, which this value owns; nothing
 /// else holds them, so moving the whole cache to another thread is sound.
 pub struct DecodeCache {
-    pages: HashMap<u64, Box<CodePage>>,
+    pages: HashMap<u64, Box<CodePage>, BuildHasherDefault<PageNumberHasher>>,
     fetch: Box<[[FetchEntry; TLB_ENTRIES]; MMU_INDICES]>,
     generation: u64,
 }
@@ -135,7 +158,7 @@ unsafe impl Send for DecodeCache {}
 impl Default for DecodeCache {
     fn default() -> Self {
         DecodeCache {
-            pages: HashMap::new(),
+            pages: HashMap::default(),
             fetch: Box::new([[EMPTY; TLB_ENTRIES]; MMU_INDICES]),
             generation: 0,
         }
