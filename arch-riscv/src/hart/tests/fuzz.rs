@@ -4,20 +4,9 @@
 
 use super::{RAM_SIZE, TestMachine};
 use crate::hart::Exit;
+use crate::isa::decode::tests::XorShift as Rng;
 use crate::isa::encode::Assembler;
 use crate::layout::RAM_BASE;
-
-/// xorshift64*: a fixed, dependency-free generator so failures reproduce by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 /// Bytes of random code per run.
 const CODE: u64 = 64 << 10;
