@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BootSource, LoggerConfig, MachineConfig, MetricsConfig};
+use crate::config::{BootSource, Drive, LoggerConfig, MachineConfig, MetricsConfig};
 use crate::parse::Body;
 
 /// The name `GET /` reports as `app_name`.
@@ -119,6 +119,9 @@ pub struct FullVmConfig {
     /// `metrics`, once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// `drives`, as configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drives: Vec<Drive>,
 }
 
 /// The body of every error response.

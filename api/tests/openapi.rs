@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use api::config::{
-    Backend, BootSource, LogLevel, LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig,
-    NaclConfig, NaclFeature,
+    Backend, BootSource, CacheType, Drive, IoEngine, LogLevel, LoggerConfig, MachineConfig,
+    MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
@@ -417,6 +417,15 @@ fn response_bodies_match_their_schemas() {
         metrics: Some(MetricsConfig {
             metrics_path: "/m".into(),
         }),
+        drives: vec![Drive {
+            drive_id: "rootfs".into(),
+            path_on_host: "/r.ext4".into(),
+            is_root_device: true,
+            is_read_only: false,
+            partuuid: Some("0eaa91a0-01".into()),
+            cache_type: CacheType::Writeback,
+            io_engine: IoEngine::Sync,
+        }],
     };
     conforms(&doc, "FullVmConfiguration", &full);
     conforms(
@@ -427,6 +436,7 @@ fn response_bodies_match_their_schemas() {
             machine_config: MachineConfig::default(),
             logger: None,
             metrics: None,
+            drives: Vec::new(),
         },
     );
     conforms(&doc, "VmCounters", &VmCounters::default());

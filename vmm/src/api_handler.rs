@@ -9,7 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use api::config::{BootSource, ConfigError, LoggerConfig, MachineConfig, MetricsConfig, VmConfig};
+use api::config::{
+    BootSource, ConfigError, Drive, LoggerConfig, MachineConfig, MetricsConfig, VmConfig,
+};
 use api::routes::{ApiRequest, ApiResponse};
 use api::types::{
     APP_NAME, ActionType, FullVmConfig, InstanceInfo, InstanceState, MetricsRecord,
@@ -31,6 +33,7 @@ pub struct Vmm {
     machine_config: MachineConfig,
     logger_config: Option<LoggerConfig>,
     metrics_config: Option<MetricsConfig>,
+    drives: Vec<Drive>,
     logger: Logger,
     metrics: Option<MetricsFile>,
     last_flush: Instant,
@@ -64,6 +67,7 @@ impl Vmm {
             machine_config: MachineConfig::default(),
             logger_config: None,
             metrics_config: None,
+            drives: Vec::new(),
             logger,
             metrics: None,
             last_flush: Instant::now(),
@@ -84,6 +88,7 @@ impl Vmm {
         }
         self.boot_source = Some(config.boot_source.clone());
         self.machine_config = config.machine_config.clone();
+        self.drives = config.drives.clone();
         Ok(())
     }
 
@@ -97,6 +102,7 @@ impl Vmm {
             machine_config: self.machine_config.clone(),
             logger: self.logger_config.clone(),
             metrics: self.metrics_config.clone(),
+            drives: self.drives.clone(),
         };
         let vm = Vm::start(&config)?;
         tracing::info!(
@@ -182,6 +188,7 @@ impl Vmm {
                 machine_config: self.machine_config.clone(),
                 logger: self.logger_config.clone(),
                 metrics: self.metrics_config.clone(),
+                drives: self.drives.clone(),
             }),
             ApiRequest::GetCounters => ApiResponse::ok(&VmCounters {
                 vcpus: self.vm.as_ref().map(Vm::counters).unwrap_or_default(),
