@@ -581,6 +581,10 @@ impl Body for MetricsConfig {
     const PATH: &'static [&'static str] = &["metrics"];
 }
 
+impl Body for Drive {
+    const PATH: &'static [&'static str] = &["drives[]"];
+}
+
 impl VmConfig {
     /// Reads, parses and validates ([`VmConfig::validate`]) the config file at `path`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<VmConfig, ConfigError> {

@@ -241,6 +241,7 @@ fn request_schemas_match_the_rust_types() {
     request_schema::<VmStateUpdate>(&doc, "Vm");
     request_schema::<LoggerConfig>(&doc, "Logger");
     request_schema::<MetricsConfig>(&doc, "Metrics");
+    request_schema::<Drive>(&doc, "Drive");
 }
 
 /// [`NaclConfig`] as a body of its own (it is only ever nested).

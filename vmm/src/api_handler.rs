@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use api::config::{
     BootSource, ConfigError, Drive, LoggerConfig, MachineConfig, MetricsConfig, VmConfig,
+    validate_drives,
 };
 use api::routes::{ApiRequest, ApiResponse};
 use api::types::{
@@ -217,6 +218,21 @@ impl Vmm {
                 vmm.metrics_config = Some(config);
                 Ok(())
             }),
+            ApiRequest::PutDrive(drive) => self.pre_boot("PUT /drives", |vmm| {
+                let mut drives = vmm.drives.clone();
+                match drives.iter_mut().find(|d| d.drive_id == drive.drive_id) {
+                    Some(old) => *old = drive,
+                    None => drives.push(drive),
+                }
+                validate_drives(&drives).map_err(field_fault)?;
+                for (i, drive) in drives.iter().enumerate() {
+                    drive
+                        .check_file(&format!("drives[{i}].path_on_host"))
+                        .map_err(config_fault)?;
+                }
+                vmm.drives = drives;
+                Ok(())
+            }),
             ApiRequest::Action(action) => self.action(action),
             ApiRequest::SetVmState(state) => self.set_vm_state(state),
         }
@@ -367,6 +383,58 @@ mod tests {
             "Cannot read kernel image /nonexistent/Image (boot-source.kernel_image_path): No such file or directory"
         );
         assert!(vmm.boot_source.is_none());
+    }
+
+    #[test]
+    fn drives_are_added_replaced_and_checked_together() {
+        let mut vmm = vmm();
+        let image =
+            std::env::temp_dir().join(format!("rvnest-api-drive-{}.img", std::process::id()));
+        std::fs::write(&image, [0u8; 4096]).unwrap();
+        let drive = |id: &str, root: bool| Drive {
+            drive_id: id.into(),
+            path_on_host: image.clone(),
+            is_root_device: root,
+            is_read_only: false,
+            partuuid: None,
+            cache_type: Default::default(),
+            io_engine: Default::default(),
+        };
+        assert_eq!(
+            vmm.handle(ApiRequest::PutDrive(drive("rootfs", true)))
+                .status,
+            204
+        );
+        assert_eq!(
+            vmm.handle(ApiRequest::PutDrive(drive("data", false)))
+                .status,
+            204
+        );
+        let answer = vmm.handle(ApiRequest::PutDrive(drive("other", true)));
+        assert_eq!(answer.status, 400);
+        assert_eq!(
+            fault(&answer),
+            "Invalid request body: drives[2].is_root_device: only one drive can be the root device"
+        );
+        // Replacing the root drive by a data drive of the same id is fine.
+        assert_eq!(
+            vmm.handle(ApiRequest::PutDrive(drive("rootfs", false)))
+                .status,
+            204
+        );
+        assert_eq!(vmm.drives.len(), 2);
+        assert!(!vmm.drives[0].is_root_device);
+        let mut missing = drive("gone", false);
+        missing.path_on_host = "/nonexistent/disk.img".into();
+        let answer = vmm.handle(ApiRequest::PutDrive(missing));
+        assert_eq!(answer.status, 400);
+        assert!(
+            fault(&answer).contains("(drives[2].path_on_host): No such file"),
+            "{}",
+            fault(&answer)
+        );
+        assert_eq!(vmm.drives.len(), 2, "a refused drive is not kept");
+        let _ = std::fs::remove_file(image);
     }
 
     #[test]
