@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use crate::config::{
-    BootSource, Drive, LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig,
+    BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MachineConfigUpdate,
+    MetricsConfig,
 };
 use crate::parse::{Body, from_json};
 use crate::types::{ActionType, ApiError, InstanceActionInfo, RequestedVmState, VmStateUpdate};
@@ -24,6 +25,10 @@ pub struct Route {
 pub const ROUTES: &[Route] = &[
     Route {
         path: "/drives/{drive_id}",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/entropy",
         methods: &["PUT"],
     },
     Route {
@@ -97,6 +102,8 @@ pub enum ApiRequest {
     PutMetrics(MetricsConfig),
     /// `PUT /drives/{drive_id}` (the body's `drive_id` is the path's).
     PutDrive(Drive),
+    /// `PUT /entropy`.
+    PutEntropy(EntropyConfig),
 }
 
 /// The VMM's answer to an [`ApiRequest`].
@@ -202,6 +209,7 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
         ("PUT", "/metrics") => ApiRequest::PutMetrics(body_of(body)?),
         ("PUT", "/actions") => ApiRequest::Action(body_of::<InstanceActionInfo>(body)?.action_type),
         ("PATCH", "/vm") => ApiRequest::SetVmState(body_of::<VmStateUpdate>(body)?.state),
+        ("PUT", "/entropy") => ApiRequest::PutEntropy(body_of(body)?),
         ("PUT", "/drives/{drive_id}") => {
             let drive: Drive = body_of(body)?;
             let id = path.rsplit('/').next().unwrap_or_default();
@@ -288,6 +296,7 @@ mod tests {
             ("/vm", r#"{"state": "Paused"}"#),
             ("/logger", r#"{"level": "Debug"}"#),
             ("/metrics", r#"{"metrics_path": "/tmp/m"}"#),
+            ("/entropy", "{}"),
             (
                 "/drives/{drive_id}",
                 r#"{"drive_id": "rootfs", "path_on_host": "/r", "is_root_device": true}"#,

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use api::config::{
-    Backend, BootSource, CacheType, Drive, IoEngine, LogLevel, LoggerConfig, MachineConfig,
-    MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
+    Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, LogLevel, LoggerConfig,
+    MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
@@ -242,6 +242,7 @@ fn request_schemas_match_the_rust_types() {
     request_schema::<LoggerConfig>(&doc, "Logger");
     request_schema::<MetricsConfig>(&doc, "Metrics");
     request_schema::<Drive>(&doc, "Drive");
+    request_schema::<EntropyConfig>(&doc, "Entropy");
 }
 
 /// [`NaclConfig`] as a body of its own (it is only ever nested).
@@ -427,6 +428,7 @@ fn response_bodies_match_their_schemas() {
             cache_type: CacheType::Writeback,
             io_engine: IoEngine::Sync,
         }],
+        entropy: Some(EntropyConfig {}),
     };
     conforms(&doc, "FullVmConfiguration", &full);
     conforms(
@@ -438,6 +440,7 @@ fn response_bodies_match_their_schemas() {
             logger: None,
             metrics: None,
             drives: Vec::new(),
+            entropy: None,
         },
     );
     conforms(&doc, "VmCounters", &VmCounters::default());

@@ -25,6 +25,10 @@ if echo "written by the guest" > /from-guest.txt && busybox sync; then
 else
     echo ROOT-WRITE-REFUSED
 fi
+if [ -e /sys/class/misc/hw_random/rng_current ]; then
+    echo "RNG-CURRENT $(busybox cat /sys/class/misc/hw_random/rng_current)"
+    echo "HWRNG-BYTES $(busybox dd if=/dev/hwrng bs=32 count=1 2>/dev/null | busybox wc -c)"
+fi
 if [ -b /dev/vdb ]; then
     echo "DATA-MD5 $(busybox dd if=/dev/vdb bs=4096 count=256 2>/dev/null | busybox md5sum)"
     busybox yes rvnest | busybox head -c 8192 | busybox dd of=/dev/vdb bs=4096 seek=16 conv=fsync 2>/dev/null && echo DATA-WRITTEN
@@ -94,13 +98,14 @@ fn config(name: &str, images: &Images, root_read_only: bool) -> PathBuf {
   "boot-source": {{
     "kernel_image_path": "{kernel}",
     "initrd_path": "{initrd}",
-    "boot_args": "console=ttyS0 earlycon=sbi panic=-1 rvnest.kvm=0 rvnest.cpuinfo=0 rvnest.init=switch_root rvnest.modules=virtio_mmio,virtio_blk,ext4"
+    "boot_args": "console=ttyS0 earlycon=sbi panic=-1 rvnest.kvm=0 rvnest.cpuinfo=0 rvnest.init=switch_root rvnest.modules=virtio_mmio,virtio_blk,ext4,virtio_rng"
   }},
   "machine-config": {{ "vcpu_count": 1, "mem_size_mib": 256, "backend": "soft" }},
   "drives": [
     {{ "drive_id": "data", "path_on_host": "{data}", "is_root_device": false, "cache_type": "Writeback" }},
     {{ "drive_id": "rootfs", "path_on_host": "{root}", "is_root_device": true, "is_read_only": {root_read_only} }}
-  ]
+  ],
+  "entropy": {{}}
 }}"#,
         kernel = dir.join("Image").display(),
         initrd = dir.join("initramfs.cpio.gz").display(),
@@ -155,6 +160,8 @@ fn debian_boots_from_an_ext4_root_drive_and_its_writes_reach_the_images() {
         "SERIAL rootfs",
         "ROOT-WRITTEN",
         "DATA-WRITTEN",
+        "RNG-CURRENT virtio_rng.0",
+        "HWRNG-BYTES 32",
     ] {
         assert!(r.stdout.contains(line), "missing {line:?}\n{context}");
     }

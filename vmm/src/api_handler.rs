@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use api::config::{
-    BootSource, ConfigError, Drive, LoggerConfig, MachineConfig, MetricsConfig, VmConfig,
-    validate_drives,
+    BootSource, ConfigError, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig,
+    VmConfig, validate_drives,
 };
 use api::routes::{ApiRequest, ApiResponse};
 use api::types::{
@@ -35,6 +35,7 @@ pub struct Vmm {
     logger_config: Option<LoggerConfig>,
     metrics_config: Option<MetricsConfig>,
     drives: Vec<Drive>,
+    entropy: Option<EntropyConfig>,
     logger: Logger,
     metrics: Option<MetricsFile>,
     last_flush: Instant,
@@ -69,6 +70,7 @@ impl Vmm {
             logger_config: None,
             metrics_config: None,
             drives: Vec::new(),
+            entropy: None,
             logger,
             metrics: None,
             last_flush: Instant::now(),
@@ -90,6 +92,7 @@ impl Vmm {
         self.boot_source = Some(config.boot_source.clone());
         self.machine_config = config.machine_config.clone();
         self.drives = config.drives.clone();
+        self.entropy = config.entropy.clone();
         Ok(())
     }
 
@@ -104,6 +107,7 @@ impl Vmm {
             logger: self.logger_config.clone(),
             metrics: self.metrics_config.clone(),
             drives: self.drives.clone(),
+            entropy: self.entropy.clone(),
         };
         let vm = Vm::start(&config)?;
         tracing::info!(
@@ -190,6 +194,7 @@ impl Vmm {
                 logger: self.logger_config.clone(),
                 metrics: self.metrics_config.clone(),
                 drives: self.drives.clone(),
+                entropy: self.entropy.clone(),
             }),
             ApiRequest::GetCounters => ApiResponse::ok(&VmCounters {
                 vcpus: self.vm.as_ref().map(Vm::counters).unwrap_or_default(),
@@ -225,12 +230,28 @@ impl Vmm {
                     None => drives.push(drive),
                 }
                 validate_drives(&drives).map_err(field_fault)?;
+                if vmm.entropy.is_some() && drives.len() >= api::config::MAX_DRIVES {
+                    return Err(ApiResponse::error(
+                        400,
+                        "No virtio-mmio slot left for another drive (the entropy device has one)",
+                    ));
+                }
                 for (i, drive) in drives.iter().enumerate() {
                     drive
                         .check_file(&format!("drives[{i}].path_on_host"))
                         .map_err(config_fault)?;
                 }
                 vmm.drives = drives;
+                Ok(())
+            }),
+            ApiRequest::PutEntropy(entropy) => self.pre_boot("PUT /entropy", |vmm| {
+                if vmm.drives.len() >= api::config::MAX_DRIVES {
+                    return Err(ApiResponse::error(
+                        400,
+                        "No virtio-mmio slot left for the entropy device",
+                    ));
+                }
+                vmm.entropy = Some(entropy);
                 Ok(())
             }),
             ApiRequest::Action(action) => self.action(action),

@@ -18,8 +18,10 @@ use devices::bus::MmioBus;
 use devices::irq::IrqLine;
 use devices::plic::{Plic, PlicIrqLine};
 use devices::uart::Uart;
+use devices::virtio::VirtioDevice;
 use devices::virtio::block::{self, Block, DiskConfig};
 use devices::virtio::mmio::VirtioMmio;
+use devices::virtio::rng::Rng;
 use event_manager::{EventManager, MutEventSubscriber, SubscriberOps};
 use thiserror::Error;
 
@@ -110,24 +112,33 @@ impl Vm {
         let irqchip = vm.interrupt_controller();
         tracing::info!("irqchip: {}", hypervisor::irqchip_name(&irqchip));
 
-        // The drives first: an image that cannot be used stops the VM before it is built.
-        let drives = config.drives_in_guest_order();
-        let blocks = drives
-            .iter()
-            .map(|drive| {
-                Block::new(&DiskConfig {
-                    path: drive.path_on_host.clone(),
-                    read_only: drive.is_read_only,
-                    cache_type: match drive.cache_type {
-                        CacheType::Unsafe => block::CacheType::Unsafe,
-                        CacheType::Writeback => block::CacheType::Writeback,
-                    },
-                    id: drive.drive_id.clone(),
-                })
-                .map_err(|e| VmError::Devices(format!("drive {}: {e}", drive.drive_id)))
+        // The virtio devices first: an image that cannot be used stops the VM before it
+        // is built. Slot order: the drives (root first), then the entropy device.
+        let mut virtio: Vec<(Box<dyn VirtioDevice>, Worker)> = Vec::new();
+        for drive in config.drives_in_guest_order() {
+            let block = Block::new(&DiskConfig {
+                path: drive.path_on_host.clone(),
+                read_only: drive.is_read_only,
+                cache_type: match drive.cache_type {
+                    CacheType::Unsafe => block::CacheType::Unsafe,
+                    CacheType::Writeback => block::CacheType::Writeback,
+                },
+                id: drive.drive_id.clone(),
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let slots: Vec<VirtioMmioNode> = (0..blocks.len() as u32)
+            .map_err(|e| VmError::Devices(format!("drive {}: {e}", drive.drive_id)))?;
+            let worker = block
+                .worker()
+                .map_err(|e| VmError::Host(format!("Cannot set up a drive: {e}")))?;
+            virtio.push((Box::new(block), Arc::new(Mutex::new(worker))));
+        }
+        if config.entropy.is_some() {
+            let host =
+                |e: std::io::Error| VmError::Host(format!("Cannot set up the entropy device: {e}"));
+            let rng = Rng::new().map_err(host)?;
+            let worker = rng.worker().map_err(host)?;
+            virtio.push((Box::new(rng), Arc::new(Mutex::new(worker))));
+        }
+        let slots: Vec<VirtioMmioNode> = (0..virtio.len() as u32)
             .map(|slot| VirtioMmioNode {
                 base: VIRTIO_MMIO_BASE + u64::from(slot) * VIRTIO_MMIO_SIZE,
                 size: VIRTIO_MMIO_SIZE,
@@ -177,13 +188,10 @@ impl Vm {
         )));
         bus.insert(UART_BASE, UART_SIZE, uart.clone())
             .map_err(|e| VmError::Devices(e.to_string()))?;
-        let mut workers: Vec<Worker> = Vec::with_capacity(blocks.len());
-        for (block, slot) in blocks.into_iter().zip(&slots) {
-            workers.push(Arc::new(Mutex::new(block.worker().map_err(|e| {
-                VmError::Host(format!("Cannot set up a drive: {e}"))
-            })?)));
-            let transport =
-                VirtioMmio::new(Box::new(block), memory.mmap().clone(), irq_line(slot.irq)?);
+        let mut workers: Vec<Worker> = Vec::with_capacity(virtio.len());
+        for ((device, worker), slot) in virtio.into_iter().zip(&slots) {
+            workers.push(worker);
+            let transport = VirtioMmio::new(device, memory.mmap().clone(), irq_line(slot.irq)?);
             bus.insert(slot.base, slot.size, Arc::new(Mutex::new(transport)))
                 .map_err(|e| VmError::Devices(e.to_string()))?;
         }

@@ -199,7 +199,7 @@ fn unknown_top_level_field() {
     let e = err(&json);
     assert_eq!(
         e,
-        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives)"
+        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives, entropy)"
     );
 }
 

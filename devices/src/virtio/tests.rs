@@ -12,7 +12,8 @@ use super::block::{
     VIRTIO_BLK_S_UNSUPP,
 };
 use super::mmio::{VirtioMmio, status};
-use super::{GuestMemory, VIRTIO_F_VERSION_1};
+use super::rng::Rng;
+use super::{GuestMemory, VIRTIO_F_VERSION_1, VirtioDevice};
 use crate::bus::MmioDevice;
 use crate::irq::IrqLine;
 
@@ -59,7 +60,7 @@ impl Drop for Image {
 
 struct Driver {
     transport: VirtioMmio,
-    worker: BlockWorker,
+    worker: Box<dyn Fn()>,
     memory: GuestMemory,
     line: Arc<Line>,
     next_avail: u16,
@@ -87,11 +88,15 @@ fn disk(image: &Image, read_only: bool) -> DiskConfig {
 
 impl Driver {
     fn new(config: &DiskConfig) -> Driver {
-        let memory = GuestMemory::from_ranges(&[(GuestAddress(RAM), 1 << 20)]).unwrap();
         let block = Block::new(config).unwrap();
-        let worker = block.worker().unwrap();
+        let worker: BlockWorker = block.worker().unwrap();
+        Driver::with_device(Box::new(block), Box::new(move || worker.process_queue()))
+    }
+
+    fn with_device(device: Box<dyn VirtioDevice>, worker: Box<dyn Fn()>) -> Driver {
+        let memory = GuestMemory::from_ranges(&[(GuestAddress(RAM), 1 << 20)]).unwrap();
         let line = Arc::new(Line::default());
-        let transport = VirtioMmio::new(Box::new(block), memory.clone(), line.clone());
+        let transport = VirtioMmio::new(device, memory.clone(), line.clone());
         Driver {
             transport,
             worker,
@@ -104,8 +109,12 @@ impl Driver {
 
     /// Linux's virtio_mmio probe and virtio-blk's queue set-up.
     fn start(config: &DiskConfig) -> Driver {
-        let mut d = Driver::new(config);
-        let t = &mut d.transport;
+        Driver::new(config).started()
+    }
+
+    /// Feature negotiation (everything offered) and queue 0 set up, then DRIVER_OK.
+    fn started(mut self) -> Driver {
+        let t = &mut self.transport;
         write32(t, 0x70, status::ACKNOWLEDGE | status::DRIVER);
         write32(t, 0x14, 1);
         let high = read32(t, 0x10);
@@ -129,8 +138,8 @@ impl Driver {
         write32(t, 0xa4, 0);
         write32(t, 0x44, 1);
         write32(t, 0x70, s | status::DRIVER_OK);
-        assert!(d.transport.is_active());
-        d
+        assert!(self.transport.is_active());
+        self
     }
 
     /// Puts the chain of `(addr, len, flags)` on the ring (descriptors from index
@@ -160,7 +169,7 @@ impl Driver {
             .write_obj(self.next_avail, GuestAddress(AVAIL + 2))
             .unwrap();
         write32(&mut self.transport, 0x50, 0);
-        self.worker.process_queue();
+        (self.worker)();
         let used_idx: u16 = self.memory.read_obj(GuestAddress(USED + 2)).unwrap();
         if used_idx == self.seen_used {
             return None;
@@ -480,4 +489,39 @@ fn images_that_cannot_back_a_drive_are_refused_with_the_reason() {
     config.path = dir.join("rvnest-no-such-image.img");
     let err = Block::new(&config).err().unwrap().to_string();
     assert!(err.contains("No such file"), "{err}");
+}
+
+#[test]
+fn the_entropy_device_fills_writable_buffers_and_refuses_readable_ones() {
+    let rng = Rng::new().unwrap();
+    let worker = rng.worker().unwrap();
+    let counters = rng.counters();
+    let mut d =
+        Driver::with_device(Box::new(rng), Box::new(move || worker.process_queue())).started();
+    assert_eq!(read32(&mut d.transport, 0x8), 4, "entropy device");
+    d.memory
+        .write_slice(&[0u8; 96], GuestAddress(DATA))
+        .unwrap();
+    assert_eq!(
+        d.submit(&[(DATA, 64, F_WRITE), (DATA + 64, 32, F_WRITE)]),
+        Some(96)
+    );
+    let mut got = [0u8; 96];
+    d.memory.read_slice(&mut got, GuestAddress(DATA)).unwrap();
+    assert!(got.iter().filter(|&&b| b == 0).count() < 16, "{got:?}");
+    assert!(d.line.0.load(Ordering::SeqCst));
+
+    d.memory
+        .write_slice(&[0u8; 64], GuestAddress(DATA))
+        .unwrap();
+    assert_eq!(d.submit(&[(DATA, 64, 0)]), Some(0), "a readable buffer");
+    assert_eq!(d.submit(&[(0x1000, 64, F_WRITE)]), Some(0), "outside RAM");
+    let mut untouched = [0u8; 64];
+    d.memory
+        .read_slice(&mut untouched, GuestAddress(DATA))
+        .unwrap();
+    assert_eq!(untouched, [0; 64]);
+    assert_eq!(counters.requests.load(Ordering::Relaxed), 1);
+    assert_eq!(counters.bytes.load(Ordering::Relaxed), 96);
+    assert_eq!(counters.errors.load(Ordering::Relaxed), 2);
 }
