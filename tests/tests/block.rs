@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use e2e::{RunResult, guest_dir, run_vm, temp_path};
+use e2e::{ApiProcess, RunResult, boot_source_json, guest_dir, run_vm, temp_path};
 
 const LIMIT: Duration = Duration::from_secs(600);
 
@@ -18,6 +18,12 @@ export PATH=/bin
 busybox mount -t proc proc /proc
 busybox mount -t sysfs sysfs /sys
 echo "ROOT-MOUNT $(busybox grep ' / ' /proc/mounts)"
+if busybox grep -q rvnest.test=durable /proc/cmdline; then
+    echo "made durable by fsync" | busybox dd of=/durable.txt conv=fsync 2>/dev/null
+    busybox yes durable | busybox head -c 4096 | busybox dd of=/dev/vdb bs=4096 conv=fsync 2>/dev/null
+    echo DURABLE-WRITTEN
+    busybox sleep 1000
+fi
 echo "HOST-FILE $(busybox cat /from-host.txt)"
 echo "SERIAL $(busybox cat /sys/block/vda/serial)"
 if echo "written by the guest" > /from-guest.txt && busybox sync; then
@@ -262,4 +268,79 @@ fn unusable_drives_stop_rvnest_before_the_vm_exists() {
         );
         assert!(!r.stdout.contains("Linux version"), "no VM may start");
     }
+}
+
+/// The guest writes and fsyncs, says so, and rvnest is killed with SIGKILL at once:
+/// the data is in the images (configured through the API: PUT /drives, /entropy).
+#[test]
+fn fsynced_writes_survive_sigkill_of_rvnest() {
+    let images = make_images("blk-kill");
+    let mut vm = ApiProcess::start("blk-kill", &[]);
+    let mut client = vm.client();
+    let boot = boot_source_json(
+        "rvnest.kvm=0 rvnest.cpuinfo=0 rvnest.init=switch_root \
+         rvnest.modules=virtio_mmio,virtio_blk,ext4 rvnest.test=durable",
+    );
+    let requests = [
+        ("/boot-source".to_string(), boot),
+        (
+            "/machine-config".to_string(),
+            r#"{"vcpu_count": 1, "mem_size_mib": 256, "backend": "soft"}"#.to_string(),
+        ),
+        (
+            "/drives/rootfs".to_string(),
+            format!(
+                r#"{{"drive_id": "rootfs", "path_on_host": "{}", "is_root_device": true, "is_read_only": false, "cache_type": "Writeback"}}"#,
+                images.root.display()
+            ),
+        ),
+        (
+            "/drives/data".to_string(),
+            format!(
+                r#"{{"drive_id": "data", "path_on_host": "{}", "is_root_device": false}}"#,
+                images.data.display()
+            ),
+        ),
+        ("/entropy".to_string(), "{}".to_string()),
+        (
+            "/actions".to_string(),
+            r#"{"action_type": "InstanceStart"}"#.to_string(),
+        ),
+    ];
+    for (path, body) in &requests {
+        let r = client
+            .request("PUT", path, Some(body.as_bytes()))
+            .expect("PUT");
+        assert_eq!(r.status, 204, "PUT {path}: {}", r.text());
+    }
+    vm.wait_for_output("DURABLE-WRITTEN", LIMIT);
+    let killed = Command::new("kill")
+        .args(["-KILL", &vm.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_eq!(
+        vm.wait_exit(Duration::from_secs(10)),
+        None,
+        "killed by a signal"
+    );
+
+    let data = std::fs::read(&images.data).unwrap();
+    let expected: Vec<u8> = b"durable\n".iter().copied().cycle().take(4096).collect();
+    assert_eq!(data[..4096], expected[..], "the data drive's first block");
+    // Replay the journal the guest left (the file system was not unmounted).
+    let fsck = Command::new("e2fsck")
+        .args(["-fy"])
+        .arg(&images.root)
+        .output()
+        .expect("e2fsck");
+    assert!(
+        fsck.status.code().is_some_and(|c| c <= 1),
+        "e2fsck: {}",
+        String::from_utf8_lossy(&fsck.stdout)
+    );
+    assert_eq!(
+        debugfs_cat(&images.root, "/durable.txt"),
+        "made durable by fsync\n"
+    );
 }
