@@ -77,9 +77,108 @@ pub struct VmConfig {
     /// `drives` (optional): the virtio-blk devices, at most [`MAX_DRIVES`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drives: Vec<Drive>,
+    /// `network-interfaces` (optional): the virtio-net devices, each on a host TAP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<NetworkInterface>,
     /// `entropy` (optional): a virtio-rng device, as `PUT /entropy` adds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<EntropyConfig>,
+}
+
+/// `network-interfaces[]`: a virtio-net device on an existing host TAP device, with
+/// Firecracker's fields. The body of `PUT /network-interfaces/{iface_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInterface {
+    /// `iface_id` (required): a unique name of letters, digits and underscores.
+    pub iface_id: String,
+    /// `host_dev_name` (required): the TAP device, which must exist in rvnest's
+    /// network namespace.
+    pub host_dev_name: String,
+    /// `guest_mac` (optional): the guest's MAC address, `aa:bb:cc:dd:ee:ff`; without
+    /// it the guest makes one up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_mac: Option<String>,
+}
+
+/// Parses a MAC address written `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// Checks a list of network interfaces together: names, unique ids and TAPs, MACs.
+pub fn validate_network_interfaces(ifaces: &[NetworkInterface]) -> Result<(), FieldError> {
+    for (i, iface) in ifaces.iter().enumerate() {
+        let field = format!("network-interfaces[{i}]");
+        let id = &iface.iface_id;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                &format!("{field}.iface_id"),
+                format!("must be letters, digits and underscores, got {id:?}"),
+            ));
+        }
+        let tap = &iface.host_dev_name;
+        if tap.is_empty()
+            || tap.len() > 15
+            || tap
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace() || c == '\0')
+        {
+            return Err(invalid(
+                &format!("{field}.host_dev_name"),
+                format!("must be an interface name of 1 to 15 bytes, got {tap:?}"),
+            ));
+        }
+        if let Some(mac) = &iface.guest_mac
+            && parse_mac(mac).is_none()
+        {
+            return Err(invalid(
+                &format!("{field}.guest_mac"),
+                format!("must be a MAC address such as \"06:00:ac:10:00:02\", got {mac:?}"),
+            ));
+        }
+        if ifaces[..i].iter().any(|o| o.iface_id == iface.iface_id) {
+            return Err(invalid(
+                &format!("{field}.iface_id"),
+                format!("duplicate iface_id {id:?}"),
+            ));
+        }
+        if ifaces[..i]
+            .iter()
+            .any(|o| o.host_dev_name == iface.host_dev_name)
+        {
+            return Err(invalid(
+                &format!("{field}.host_dev_name"),
+                format!("TAP {tap:?} is already used by another interface"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the virtio devices fit in the machine's slots.
+pub fn check_slots(drives: usize, ifaces: usize, entropy: bool) -> Result<(), FieldError> {
+    let used = drives + ifaces + usize::from(entropy);
+    if used > MAX_DRIVES {
+        return Err(invalid(
+            "drives",
+            format!(
+                "{drives} drives, {ifaces} network interfaces and {} entropy device need {used} \
+                 virtio-mmio slots; the machine has {MAX_DRIVES}",
+                usize::from(entropy)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `entropy`: a virtio-rng device fed by the host's `getrandom` (Firecracker's
@@ -89,7 +188,7 @@ pub struct VmConfig {
 pub struct EntropyConfig {}
 
 /// The most drives a VM takes: one virtio-mmio slot of the machine each.
-/// (With the entropy device the slots hold seven.)
+/// The slots are shared with the network interfaces and the entropy device.
 pub const MAX_DRIVES: usize = 8;
 
 /// `drives[]`: a virtio-blk device backed by a raw image file, with Firecracker's
@@ -592,6 +691,10 @@ impl Body for MetricsConfig {
     const PATH: &'static [&'static str] = &["metrics"];
 }
 
+impl Body for NetworkInterface {
+    const PATH: &'static [&'static str] = &["network-interfaces[]"];
+}
+
 impl Body for EntropyConfig {
     const PATH: &'static [&'static str] = &["entropy"];
 }
@@ -645,13 +748,12 @@ impl VmConfig {
             metrics.validate()?;
         }
         validate_drives(&self.drives)?;
-        if self.entropy.is_some() && self.drives.len() >= MAX_DRIVES {
-            return Err(invalid(
-                "entropy",
-                format!("no virtio-mmio slot left: {MAX_DRIVES} drives take them all"),
-            )
-            .into());
-        }
+        validate_network_interfaces(&self.network_interfaces)?;
+        check_slots(
+            self.drives.len(),
+            self.network_interfaces.len(),
+            self.entropy.is_some(),
+        )?;
         Ok(())
     }
 }

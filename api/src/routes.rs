@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::config::{
     BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MachineConfigUpdate,
-    MetricsConfig,
+    MetricsConfig, NetworkInterface,
 };
 use crate::parse::{Body, from_json};
 use crate::types::{ActionType, ApiError, InstanceActionInfo, RequestedVmState, VmStateUpdate};
@@ -29,6 +29,10 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         path: "/entropy",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/network-interfaces/{iface_id}",
         methods: &["PUT"],
     },
     Route {
@@ -104,6 +108,8 @@ pub enum ApiRequest {
     PutDrive(Drive),
     /// `PUT /entropy`.
     PutEntropy(EntropyConfig),
+    /// `PUT /network-interfaces/{iface_id}` (the body's `iface_id` is the path's).
+    PutNetworkInterface(NetworkInterface),
 }
 
 /// The VMM's answer to an [`ApiRequest`].
@@ -210,6 +216,18 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
         ("PUT", "/actions") => ApiRequest::Action(body_of::<InstanceActionInfo>(body)?.action_type),
         ("PATCH", "/vm") => ApiRequest::SetVmState(body_of::<VmStateUpdate>(body)?.state),
         ("PUT", "/entropy") => ApiRequest::PutEntropy(body_of(body)?),
+        ("PUT", "/network-interfaces/{iface_id}") => {
+            let iface: NetworkInterface = body_of(body)?;
+            let id = path.rsplit('/').next().unwrap_or_default();
+            if iface.iface_id != id {
+                return Err(RouteError::bad_request(format!(
+                    "Invalid request body: iface_id {:?} differs from the path's {:?}",
+                    printable(&iface.iface_id),
+                    printable(id)
+                )));
+            }
+            ApiRequest::PutNetworkInterface(iface)
+        }
         ("PUT", "/drives/{drive_id}") => {
             let drive: Drive = body_of(body)?;
             let id = path.rsplit('/').next().unwrap_or_default();
@@ -298,6 +316,10 @@ mod tests {
             ("/metrics", r#"{"metrics_path": "/tmp/m"}"#),
             ("/entropy", "{}"),
             (
+                "/network-interfaces/{iface_id}",
+                r#"{"iface_id": "rootfs", "host_dev_name": "tap0"}"#,
+            ),
+            (
                 "/drives/{drive_id}",
                 r#"{"drive_id": "rootfs", "path_on_host": "/r", "is_root_device": true}"#,
             ),
@@ -318,7 +340,10 @@ mod tests {
                 } else {
                     body
                 };
-                let path = r.path.replace("{drive_id}", "rootfs");
+                let path = r
+                    .path
+                    .replace("{drive_id}", "rootfs")
+                    .replace("{iface_id}", "rootfs");
                 assert!(
                     route(method, &path, body.as_bytes()).is_ok(),
                     "{method} {}",

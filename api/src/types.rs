@@ -6,7 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig};
+use crate::config::{
+    BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig, NetworkInterface,
+};
 use crate::parse::Body;
 
 /// The name `GET /` reports as `app_name`.
@@ -122,6 +124,9 @@ pub struct FullVmConfig {
     /// `drives`, as configured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drives: Vec<Drive>,
+    /// `network-interfaces`, as configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<NetworkInterface>,
     /// `entropy`, once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<EntropyConfig>,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use api::config::{
     Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, LogLevel, LoggerConfig,
-    MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
+    MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature, NetworkInterface,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
@@ -243,6 +243,7 @@ fn request_schemas_match_the_rust_types() {
     request_schema::<MetricsConfig>(&doc, "Metrics");
     request_schema::<Drive>(&doc, "Drive");
     request_schema::<EntropyConfig>(&doc, "Entropy");
+    request_schema::<NetworkInterface>(&doc, "NetworkInterface");
 }
 
 /// [`NaclConfig`] as a body of its own (it is only ever nested).
@@ -429,6 +430,11 @@ fn response_bodies_match_their_schemas() {
             io_engine: IoEngine::Sync,
         }],
         entropy: Some(EntropyConfig {}),
+        network_interfaces: vec![NetworkInterface {
+            iface_id: "eth0".into(),
+            host_dev_name: "tap0".into(),
+            guest_mac: Some("06:00:ac:10:00:02".into()),
+        }],
     };
     conforms(&doc, "FullVmConfiguration", &full);
     conforms(
@@ -441,6 +447,7 @@ fn response_bodies_match_their_schemas() {
             metrics: None,
             drives: Vec::new(),
             entropy: None,
+            network_interfaces: Vec::new(),
         },
     );
     conforms(&doc, "VmCounters", &VmCounters::default());

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use api::config::{
     BootSource, ConfigError, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig,
-    VmConfig, validate_drives,
+    NetworkInterface, VmConfig, check_slots, validate_drives, validate_network_interfaces,
 };
 use api::routes::{ApiRequest, ApiResponse};
 use api::types::{
@@ -36,6 +36,7 @@ pub struct Vmm {
     metrics_config: Option<MetricsConfig>,
     drives: Vec<Drive>,
     entropy: Option<EntropyConfig>,
+    network_interfaces: Vec<NetworkInterface>,
     logger: Logger,
     metrics: Option<MetricsFile>,
     last_flush: Instant,
@@ -71,6 +72,7 @@ impl Vmm {
             metrics_config: None,
             drives: Vec::new(),
             entropy: None,
+            network_interfaces: Vec::new(),
             logger,
             metrics: None,
             last_flush: Instant::now(),
@@ -93,6 +95,7 @@ impl Vmm {
         self.machine_config = config.machine_config.clone();
         self.drives = config.drives.clone();
         self.entropy = config.entropy.clone();
+        self.network_interfaces = config.network_interfaces.clone();
         Ok(())
     }
 
@@ -108,6 +111,7 @@ impl Vmm {
             metrics: self.metrics_config.clone(),
             drives: self.drives.clone(),
             entropy: self.entropy.clone(),
+            network_interfaces: self.network_interfaces.clone(),
         };
         let vm = Vm::start(&config)?;
         tracing::info!(
@@ -195,6 +199,7 @@ impl Vmm {
                 metrics: self.metrics_config.clone(),
                 drives: self.drives.clone(),
                 entropy: self.entropy.clone(),
+                network_interfaces: self.network_interfaces.clone(),
             }),
             ApiRequest::GetCounters => ApiResponse::ok(&VmCounters {
                 vcpus: self.vm.as_ref().map(Vm::counters).unwrap_or_default(),
@@ -230,12 +235,12 @@ impl Vmm {
                     None => drives.push(drive),
                 }
                 validate_drives(&drives).map_err(field_fault)?;
-                if vmm.entropy.is_some() && drives.len() >= api::config::MAX_DRIVES {
-                    return Err(ApiResponse::error(
-                        400,
-                        "No virtio-mmio slot left for another drive (the entropy device has one)",
-                    ));
-                }
+                check_slots(
+                    drives.len(),
+                    vmm.network_interfaces.len(),
+                    vmm.entropy.is_some(),
+                )
+                .map_err(field_fault)?;
                 for (i, drive) in drives.iter().enumerate() {
                     drive
                         .check_file(&format!("drives[{i}].path_on_host"))
@@ -245,15 +250,25 @@ impl Vmm {
                 Ok(())
             }),
             ApiRequest::PutEntropy(entropy) => self.pre_boot("PUT /entropy", |vmm| {
-                if vmm.drives.len() >= api::config::MAX_DRIVES {
-                    return Err(ApiResponse::error(
-                        400,
-                        "No virtio-mmio slot left for the entropy device",
-                    ));
-                }
+                check_slots(vmm.drives.len(), vmm.network_interfaces.len(), true)
+                    .map_err(field_fault)?;
                 vmm.entropy = Some(entropy);
                 Ok(())
             }),
+            ApiRequest::PutNetworkInterface(iface) => {
+                self.pre_boot("PUT /network-interfaces", |vmm| {
+                    let mut ifaces = vmm.network_interfaces.clone();
+                    match ifaces.iter_mut().find(|i| i.iface_id == iface.iface_id) {
+                        Some(old) => *old = iface,
+                        None => ifaces.push(iface),
+                    }
+                    validate_network_interfaces(&ifaces).map_err(field_fault)?;
+                    check_slots(vmm.drives.len(), ifaces.len(), vmm.entropy.is_some())
+                        .map_err(field_fault)?;
+                    vmm.network_interfaces = ifaces;
+                    Ok(())
+                })
+            }
             ApiRequest::Action(action) => self.action(action),
             ApiRequest::SetVmState(state) => self.set_vm_state(state),
         }

@@ -21,6 +21,7 @@ use devices::uart::Uart;
 use devices::virtio::VirtioDevice;
 use devices::virtio::block::{self, Block, DiskConfig};
 use devices::virtio::mmio::VirtioMmio;
+use devices::virtio::net::{Net, Tap};
 use devices::virtio::rng::Rng;
 use event_manager::{EventManager, MutEventSubscriber, SubscriberOps};
 use thiserror::Error;
@@ -113,7 +114,8 @@ impl Vm {
         tracing::info!("irqchip: {}", hypervisor::irqchip_name(&irqchip));
 
         // The virtio devices first: an image that cannot be used stops the VM before it
-        // is built. Slot order: the drives (root first), then the entropy device.
+        // is built. Slot order: the drives (root first), the network interfaces, the
+        // entropy device.
         let mut virtio: Vec<(Box<dyn VirtioDevice>, Worker)> = Vec::new();
         for drive in config.drives_in_guest_order() {
             let block = Block::new(&DiskConfig {
@@ -130,6 +132,21 @@ impl Vm {
                 .worker()
                 .map_err(|e| VmError::Host(format!("Cannot set up a drive: {e}")))?;
             virtio.push((Box::new(block), Arc::new(Mutex::new(worker))));
+        }
+        for iface in &config.network_interfaces {
+            let failed =
+                |e: String| VmError::Devices(format!("network interface {}: {e}", iface.iface_id));
+            let tap = Tap::open(&iface.host_dev_name).map_err(|e| failed(e.to_string()))?;
+            let mac = match &iface.guest_mac {
+                Some(text) => Some(
+                    api::config::parse_mac(text)
+                        .ok_or_else(|| failed(format!("bad guest_mac {text:?}")))?,
+                ),
+                None => None,
+            };
+            let net = Net::new(tap, mac).map_err(|e| failed(e.to_string()))?;
+            let worker = net.worker().map_err(|e| failed(e.to_string()))?;
+            virtio.push((Box::new(net), Arc::new(Mutex::new(worker))));
         }
         if config.entropy.is_some() {
             let host =

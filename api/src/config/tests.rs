@@ -199,7 +199,7 @@ fn unknown_top_level_field() {
     let e = err(&json);
     assert_eq!(
         e,
-        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives, entropy)"
+        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives, network-interfaces, entropy)"
     );
 }
 
@@ -634,4 +634,47 @@ fn machine_config_update_applies_only_its_fields() {
     assert!(merged.validate().is_err());
     assert_eq!(MachineConfig::default().vcpu_count, 1);
     assert_eq!(MachineConfig::default().mem_size_mib, 128);
+}
+
+#[test]
+fn network_interfaces_name_the_field_at_fault() {
+    let assets = Assets::new();
+    let with = |ifaces: &str| {
+        assets.json(MINIMAL_MACHINE).replacen(
+            '{',
+            &format!(r#"{{"network-interfaces": {ifaces}, "#),
+            1,
+        )
+    };
+    let ok = VmConfig::from_json_str(&with(
+        r#"[{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02"}]"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        parse_mac(ok.network_interfaces[0].guest_mac.as_deref().unwrap()),
+        Some([6, 0, 0xac, 0x10, 0, 2])
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00"}]"#,
+    ));
+    assert!(
+        e.starts_with("Invalid config: network-interfaces[0].guest_mac: must be a MAC"),
+        "{e}"
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "a", "host_dev_name": "tap0"}, {"iface_id": "b", "host_dev_name": "tap0"}]"#,
+    ));
+    assert_eq!(
+        e,
+        "Invalid config: network-interfaces[1].host_dev_name: TAP \"tap0\" is already used by another interface"
+    );
+    let e = err(&with(r#"[{"iface_id": "a", "host_dev_name": "a/b"}]"#));
+    assert!(
+        e.starts_with("Invalid config: network-interfaces[0].host_dev_name:"),
+        "{e}"
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "a", "host_dev_name": "tap0", "rx_rate_limiter": {}}]"#,
+    ));
+    assert!(e.contains("unknown field \"rx_rate_limiter\""), "{e}");
 }

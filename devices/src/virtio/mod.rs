@@ -17,6 +17,7 @@
 
 pub mod block;
 pub mod mmio;
+pub mod net;
 pub mod rng;
 
 use std::sync::{Arc, Mutex, PoisonError};
