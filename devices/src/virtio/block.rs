@@ -652,6 +652,16 @@ fn write_guest(memory: &GuestMemory, pieces: &[(u64, u64)], data: &[u8]) -> Resu
     Ok(())
 }
 
+/// The bounce buffer for `pieces`: their largest, up to [`CHUNK`] (a 4 KiB request
+/// should not allocate and zero 128 KiB).
+fn chunk_for(pieces: &[(u64, u64)]) -> usize {
+    pieces
+        .iter()
+        .map(|&(_, len)| len)
+        .max()
+        .map_or(0, |len| usize::try_from(len).unwrap_or(CHUNK).min(CHUNK))
+}
+
 /// Reads the image at `offset` into the guest buffers `pieces`.
 fn copy_to_guest(
     disk: &Disk,
@@ -659,7 +669,7 @@ fn copy_to_guest(
     pieces: &[(u64, u64)],
     mut offset: u64,
 ) -> Result<(), Failure> {
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; chunk_for(pieces)];
     for &(addr, len) in pieces {
         let mut done = 0u64;
         while done < len {
@@ -685,7 +695,7 @@ fn copy_from_guest(
     pieces: &[(u64, u64)],
     mut offset: u64,
 ) -> Result<(), Failure> {
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; chunk_for(pieces)];
     for &(addr, len) in pieces {
         let mut done = 0u64;
         while done < len {
