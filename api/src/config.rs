@@ -386,6 +386,32 @@ pub struct MachineConfig {
     /// guest hypervisor; requires `nested: true` when enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// `smt` (optional, Firecracker's): `false` is accepted; `true` is refused (a
+    /// RISC-V hart has no SMT sibling to pair it with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smt: Option<bool>,
+    /// `track_dirty_pages` (optional, Firecracker's): `false` is accepted; `true` is
+    /// refused (rvnest takes no snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_dirty_pages: Option<bool>,
+    /// `huge_pages` (optional, Firecracker's): `"None"` is accepted; `"2M"` is refused
+    /// (guest RAM is backed by ordinary pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huge_pages: Option<HugePages>,
+    /// `cpu_template` (optional, Firecracker's): `"None"` is accepted; the x86 and Arm
+    /// templates are refused (the harts' ISA comes from the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_template: Option<String>,
+}
+
+/// `machine-config.huge_pages`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HugePages {
+    /// `"None"`: ordinary pages.
+    None,
+    /// `"2M"`: 2 MiB huge pages (refused).
+    #[serde(rename = "2M")]
+    Huge2M,
 }
 
 impl Default for MachineConfig {
@@ -399,6 +425,10 @@ impl Default for MachineConfig {
             irqchip: IrqChip::Auto,
             nested: false,
             nacl: None,
+            smt: None,
+            track_dirty_pages: None,
+            huge_pages: None,
+            cpu_template: None,
         }
     }
 }
@@ -425,6 +455,22 @@ pub struct MachineConfigUpdate {
     /// New `nacl` section (replaces the old one whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// `smt` (Firecracker's, as in `machine-config`): `false` is accepted; `true` is refused (a
+    /// RISC-V hart has no SMT sibling to pair it with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smt: Option<bool>,
+    /// `track_dirty_pages` (Firecracker's, as in `machine-config`): `false` is accepted; `true` is
+    /// refused (rvnest takes no snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_dirty_pages: Option<bool>,
+    /// `huge_pages` (Firecracker's, as in `machine-config`): `"None"` is accepted; `"2M"` is refused
+    /// (guest RAM is backed by ordinary pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huge_pages: Option<HugePages>,
+    /// `cpu_template` (Firecracker's, as in `machine-config`): `"None"` is accepted; the x86 and Arm
+    /// templates are refused (the harts' ISA comes from the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_template: Option<String>,
 }
 
 impl MachineConfigUpdate {
@@ -437,6 +483,13 @@ impl MachineConfigUpdate {
             irqchip: self.irqchip.unwrap_or(base.irqchip),
             nested: self.nested.unwrap_or(base.nested),
             nacl: self.nacl.clone().or_else(|| base.nacl.clone()),
+            smt: self.smt.or(base.smt),
+            track_dirty_pages: self.track_dirty_pages.or(base.track_dirty_pages),
+            huge_pages: self.huge_pages.or(base.huge_pages),
+            cpu_template: self
+                .cpu_template
+                .clone()
+                .or_else(|| base.cpu_template.clone()),
         }
     }
 }
@@ -843,6 +896,35 @@ impl MachineConfig {
                 "machine-config.irqchip",
                 "\"aia\" needs the kvm backend's in-kernel AIA; the soft backend has a PLIC \
                  (use \"plic\" or \"auto\")",
+            ));
+        }
+        if self.smt == Some(true) {
+            return Err(invalid(
+                "machine-config.smt",
+                "true is not available: RISC-V harts have no SMT siblings (send false or omit it)",
+            ));
+        }
+        if self.track_dirty_pages == Some(true) {
+            return Err(invalid(
+                "machine-config.track_dirty_pages",
+                "true is not available: rvnest takes no snapshots (send false or omit it)",
+            ));
+        }
+        if self.huge_pages == Some(HugePages::Huge2M) {
+            return Err(invalid(
+                "machine-config.huge_pages",
+                "\"2M\" is not available: guest RAM uses ordinary pages (send \"None\")",
+            ));
+        }
+        if let Some(template) = &self.cpu_template
+            && template != "None"
+        {
+            return Err(invalid(
+                "machine-config.cpu_template",
+                format!(
+                    "{template:?} is not available: the harts' ISA comes from the backend \
+                     (send \"None\" or omit it)"
+                ),
             ));
         }
         if let Some(nacl) = &self.nacl {

@@ -453,8 +453,8 @@ mod tests {
             (
                 "PUT",
                 "/machine-config",
-                r#"{"vcpu_count": 1, "mem_size_mib": 64, "cpu_template": "T2"}"#,
-                "Invalid request body: unknown field \"cpu_template\" in machine-config",
+                r#"{"vcpu_count": 1, "mem_size_mib": 64, "cpu_templat": "T2"}"#,
+                "Invalid request body: unknown field \"cpu_templat\" in machine-config",
             ),
             (
                 "PUT",

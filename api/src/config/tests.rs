@@ -618,6 +618,7 @@ fn machine_config_update_applies_only_its_fields() {
             enabled: true,
             features: vec![NaclFeature::SyncCsr],
         }),
+        ..MachineConfig::default()
     };
     assert_eq!(MachineConfigUpdate::default().apply(&base), base);
     let update = MachineConfigUpdate {
@@ -677,4 +678,37 @@ fn network_interfaces_name_the_field_at_fault() {
         r#"[{"iface_id": "a", "host_dev_name": "tap0", "rx_rate_limiter": {}}]"#,
     ));
     assert!(e.contains("unknown field \"rx_rate_limiter\""), "{e}");
+}
+
+#[test]
+fn firecracker_machine_fields_are_accepted_with_their_meaning_or_refused_by_name() {
+    let assets = Assets::new();
+    let ok = VmConfig::from_json_str(&assets.json(
+        r#"{"vcpu_count": 1, "mem_size_mib": 512, "smt": false, "track_dirty_pages": false, "huge_pages": "None", "cpu_template": "None"}"#,
+    ))
+    .unwrap();
+    assert_eq!(ok.machine_config.smt, Some(false));
+    for (field, value, message) in [
+        ("smt", "true", "machine-config.smt: true is not available"),
+        (
+            "track_dirty_pages",
+            "true",
+            "machine-config.track_dirty_pages: true is not available",
+        ),
+        (
+            "huge_pages",
+            "\"2M\"",
+            "machine-config.huge_pages: \"2M\" is not available",
+        ),
+        (
+            "cpu_template",
+            "\"T2\"",
+            "machine-config.cpu_template: \"T2\" is not available",
+        ),
+    ] {
+        let e = err(&assets.json(&format!(
+            r#"{{"vcpu_count": 1, "mem_size_mib": 512, "{field}": {value}}}"#
+        )));
+        assert!(e.starts_with(&format!("Invalid config: {message}")), "{e}");
+    }
 }
