@@ -83,6 +83,53 @@ pub struct VmConfig {
     /// `entropy` (optional): a virtio-rng device, as `PUT /entropy` adds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<EntropyConfig>,
+    /// `vsock` (optional): a virtio-vsock device, as `PUT /vsock` adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock: Option<VsockConfig>,
+}
+
+/// `vsock`: a virtio-vsock device with Firecracker's host side on Unix sockets. The
+/// body of `PUT /vsock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VsockConfig {
+    /// `vsock_id` (optional, deprecated in Firecracker): a name, ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock_id: Option<String>,
+    /// `guest_cid` (required): the guest's context id, 3 or more.
+    pub guest_cid: u32,
+    /// `uds_path` (required): the Unix socket host programs connect to (`CONNECT
+    /// <port>`); guest connections to host port `P` go to `<uds_path>_P`. It must not
+    /// exist when the VM starts.
+    pub uds_path: PathBuf,
+}
+
+impl VsockConfig {
+    /// Checks the values: a guest CID the guest may have, a socket path that fits
+    /// `sun_path`.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.guest_cid < 3 {
+            return Err(invalid(
+                "vsock.guest_cid",
+                format!(
+                    "must be 3 or more (0-2 are reserved), got {}",
+                    self.guest_cid
+                ),
+            ));
+        }
+        let len = self.uds_path.as_os_str().len();
+        if len == 0 {
+            return Err(invalid("vsock.uds_path", "must not be empty"));
+        }
+        // sun_path is 108 bytes with its NUL; guest connections add `_<port>`.
+        if len > 96 {
+            return Err(invalid(
+                "vsock.uds_path",
+                format!("must be at most 96 bytes (a Unix socket path), got {len}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `network-interfaces[]`: a virtio-net device on an existing host TAP device, with
@@ -166,15 +213,21 @@ pub fn validate_network_interfaces(ifaces: &[NetworkInterface]) -> Result<(), Fi
 }
 
 /// Whether the virtio devices fit in the machine's slots.
-pub fn check_slots(drives: usize, ifaces: usize, entropy: bool) -> Result<(), FieldError> {
-    let used = drives + ifaces + usize::from(entropy);
+pub fn check_slots(
+    drives: usize,
+    ifaces: usize,
+    entropy: bool,
+    vsock: bool,
+) -> Result<(), FieldError> {
+    let used = drives + ifaces + usize::from(entropy) + usize::from(vsock);
     if used > MAX_DRIVES {
         return Err(invalid(
             "drives",
             format!(
-                "{drives} drives, {ifaces} network interfaces and {} entropy device need {used} \
-                 virtio-mmio slots; the machine has {MAX_DRIVES}",
-                usize::from(entropy)
+                "{drives} drives, {ifaces} network interfaces, {} entropy and {} vsock \
+                 devices need {used} virtio-mmio slots; the machine has {MAX_DRIVES}",
+                usize::from(entropy),
+                usize::from(vsock)
             ),
         ));
     }
@@ -719,6 +772,7 @@ impl Body for VmConfig {
         &["logger"],
         &["metrics"],
         &["entropy"],
+        &["vsock"],
     ];
 }
 
@@ -750,6 +804,10 @@ impl Body for NetworkInterface {
 
 impl Body for EntropyConfig {
     const PATH: &'static [&'static str] = &["entropy"];
+}
+
+impl Body for VsockConfig {
+    const PATH: &'static [&'static str] = &["vsock"];
 }
 
 impl Body for Drive {
@@ -802,10 +860,14 @@ impl VmConfig {
         }
         validate_drives(&self.drives)?;
         validate_network_interfaces(&self.network_interfaces)?;
+        if let Some(vsock) = &self.vsock {
+            vsock.validate()?;
+        }
         check_slots(
             self.drives.len(),
             self.network_interfaces.len(),
             self.entropy.is_some(),
+            self.vsock.is_some(),
         )?;
         Ok(())
     }
