@@ -150,6 +150,44 @@ pub struct ApiError {
 pub struct VmCounters {
     /// One entry per vCPU, by id.
     pub vcpus: Vec<VcpuCounters>,
+    /// One entry per virtio device, in slot order.
+    #[serde(default)]
+    pub devices: Vec<DeviceCounters>,
+}
+
+/// What a virtio device is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// virtio-blk (a `drives[]` entry).
+    Block,
+    /// virtio-net (a `network-interfaces[]` entry).
+    Net,
+    /// virtio-rng (`entropy`).
+    Rng,
+    /// virtio-vsock (`vsock`).
+    Vsock,
+}
+
+/// One virtio device's counters, as `GET /vm/counters` and the metrics file show
+/// them. A request is a block request (read, write or flush), a network frame, an
+/// entropy request or a vsock packet, either way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceCounters {
+    /// The kind of device.
+    pub kind: DeviceKind,
+    /// Its id: the `drive_id`, the `iface_id`, `entropy` or `vsock`.
+    pub id: String,
+    /// Requests served.
+    pub requests: u64,
+    /// Payload bytes the device gave the guest (read from an image, received
+    /// frames, random bytes, vsock data to the guest).
+    pub bytes_to_guest: u64,
+    /// Payload bytes the guest gave the device.
+    pub bytes_from_guest: u64,
+    /// Malformed chains, error statuses, host-side failures.
+    pub errors: u64,
 }
 
 /// One vCPU's counters, as `GET /vm/counters` and the metrics file show them.
@@ -318,4 +356,7 @@ pub struct MetricsRecord {
     pub state: InstanceState,
     /// Every vCPU's counters.
     pub vcpus: Vec<VcpuCounters>,
+    /// Every virtio device's counters.
+    #[serde(default)]
+    pub devices: Vec<DeviceCounters>,
 }

@@ -13,9 +13,9 @@ use api::config::{
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
 use api::types::{
-    ApiError, ExitCounters, FullVmConfig, InstanceActionInfo, InstanceInfo, InstanceState,
-    MetricsRecord, NaclCounters, NestedCounters, SbiCounters, TranslationCounters, VcpuActivity,
-    VcpuCounters, VersionInfo, VmCounters, VmStateUpdate,
+    ApiError, DeviceCounters, DeviceKind, ExitCounters, FullVmConfig, InstanceActionInfo,
+    InstanceInfo, InstanceState, MetricsRecord, NaclCounters, NestedCounters, SbiCounters,
+    TranslationCounters, VcpuActivity, VcpuCounters, VersionInfo, VmCounters, VmStateUpdate,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -464,6 +464,14 @@ fn response_bodies_match_their_schemas() {
         "VmCounters",
         &VmCounters {
             vcpus: vec![sample_vcpu(0), sample_vcpu(1)],
+            devices: vec![DeviceCounters {
+                kind: DeviceKind::Vsock,
+                id: "vsock".into(),
+                requests: 4,
+                bytes_to_guest: 10,
+                bytes_from_guest: 20,
+                errors: 1,
+            }],
         },
     );
     conforms(
@@ -474,6 +482,7 @@ fn response_bodies_match_their_schemas() {
             id: "i".into(),
             state: InstanceState::Paused,
             vcpus: vec![sample_vcpu(0)],
+            devices: Vec::new(),
         },
     );
 }

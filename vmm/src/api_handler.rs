@@ -176,6 +176,11 @@ impl Vmm {
             id: self.id.clone(),
             state: self.state(),
             vcpus: self.vm.as_ref().map(Vm::counters).unwrap_or_default(),
+            devices: self
+                .vm
+                .as_ref()
+                .map(Vm::device_counters)
+                .unwrap_or_default(),
         };
         self.last_flush = Instant::now();
         match &mut self.metrics {
@@ -209,6 +214,11 @@ impl Vmm {
             }),
             ApiRequest::GetCounters => ApiResponse::ok(&VmCounters {
                 vcpus: self.vm.as_ref().map(Vm::counters).unwrap_or_default(),
+                devices: self
+                    .vm
+                    .as_ref()
+                    .map(Vm::device_counters)
+                    .unwrap_or_default(),
             }),
             ApiRequest::PutBootSource(boot) => self.pre_boot("PUT /boot-source", |vmm| {
                 boot.validate().map_err(config_fault)?;
@@ -513,7 +523,7 @@ mod tests {
         assert_eq!(answer.status, 409);
         assert_eq!(fault(&answer), "No metrics file: PUT /metrics first");
         let answer = vmm.handle(ApiRequest::GetCounters);
-        assert_eq!(answer.body.as_deref(), Some(br#"{"vcpus":[]}"#.as_slice()));
+        assert_eq!(answer.body.as_deref(), Some(br#"{"vcpus":[],"devices":[]}"#.as_slice()));
     }
 
     #[test]

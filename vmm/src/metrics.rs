@@ -98,6 +98,7 @@ mod tests {
                 id: "t".into(),
                 state,
                 vcpus: Vec::new(),
+                devices: Vec::new(),
             })
             .expect("write");
         }

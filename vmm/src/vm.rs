@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use api::types::VcpuCounters as VcpuReport;
+use api::types::{DeviceCounters, DeviceKind};
 use arch_riscv::fdt::InterruptController;
 use arch_riscv::fdt::VirtioMmioNode;
 use arch_riscv::layout::{
@@ -18,12 +19,12 @@ use devices::bus::MmioBus;
 use devices::irq::IrqLine;
 use devices::plic::{Plic, PlicIrqLine};
 use devices::uart::Uart;
-use devices::virtio::VirtioDevice;
 use devices::virtio::block::{self, Block, DiskConfig};
 use devices::virtio::mmio::VirtioMmio;
 use devices::virtio::net::{Net, Tap};
 use devices::virtio::rng::Rng;
 use devices::virtio::vsock::Vsock;
+use devices::virtio::{Counted, VirtioDevice};
 use event_manager::{EventManager, MutEventSubscriber, SubscriberOps};
 use thiserror::Error;
 
@@ -79,7 +80,15 @@ pub struct Vm {
     uart: Arc<Mutex<ConsoleUart>>,
     threads: Vec<JoinHandle<()>>,
     devices: Option<DeviceThread>,
+    device_counters: Vec<CountedDevice>,
     _terminal: RawTerminal,
+}
+
+/// A virtio device's counters with what names it.
+struct CountedDevice {
+    kind: DeviceKind,
+    id: String,
+    counters: Arc<dyn Counted>,
 }
 
 impl Vm {
@@ -118,6 +127,14 @@ impl Vm {
         // is built. Slot order: the drives (root first), the network interfaces, the
         // entropy device, the vsock device.
         let mut virtio: Vec<(Box<dyn VirtioDevice>, Worker)> = Vec::new();
+        let mut device_counters = Vec::new();
+        let mut count = |kind, id: &str, counters: Arc<dyn Counted>| {
+            device_counters.push(CountedDevice {
+                kind,
+                id: id.to_string(),
+                counters,
+            })
+        };
         for drive in config.drives_in_guest_order() {
             let block = Block::new(&DiskConfig {
                 path: drive.path_on_host.clone(),
@@ -129,6 +146,7 @@ impl Vm {
                 id: drive.drive_id.clone(),
             })
             .map_err(|e| VmError::Devices(format!("drive {}: {e}", drive.drive_id)))?;
+            count(DeviceKind::Block, &drive.drive_id, block.counters());
             let worker = block
                 .worker()
                 .map_err(|e| VmError::Host(format!("Cannot set up a drive: {e}")))?;
@@ -147,6 +165,7 @@ impl Vm {
             };
             let net = Net::new(tap, mac).map_err(|e| failed(e.to_string()))?;
             let worker = net.worker().map_err(|e| failed(e.to_string()))?;
+            count(DeviceKind::Net, &iface.iface_id, net.counters());
             virtio.push((Box::new(net), Arc::new(Mutex::new(worker))));
         }
         if config.entropy.is_some() {
@@ -154,6 +173,7 @@ impl Vm {
                 |e: std::io::Error| VmError::Host(format!("Cannot set up the entropy device: {e}"));
             let rng = Rng::new().map_err(host)?;
             let worker = rng.worker().map_err(host)?;
+            count(DeviceKind::Rng, "entropy", rng.counters());
             virtio.push((Box::new(rng), Arc::new(Mutex::new(worker))));
         }
         if let Some(vsock) = &config.vsock {
@@ -161,6 +181,7 @@ impl Vm {
             let device = Vsock::new(u64::from(vsock.guest_cid), &vsock.uds_path)
                 .map_err(|e| failed(e.to_string()))?;
             let worker = device.worker().map_err(|e| failed(e.to_string()))?;
+            count(DeviceKind::Vsock, "vsock", device.counters());
             virtio.push((Box::new(device), Arc::new(Mutex::new(worker))));
         }
         let slots: Vec<VirtioMmioNode> = (0..virtio.len() as u32)
@@ -252,6 +273,7 @@ impl Vm {
             uart,
             threads: Vec::with_capacity(harts),
             devices,
+            device_counters,
             _terminal: terminal,
         };
         for (id, vcpu) in vcpus.into_iter().enumerate() {
@@ -306,6 +328,24 @@ impl Vm {
             .iter()
             .enumerate()
             .map(|(id, snapshot)| snapshot.report(id as u32))
+            .collect()
+    }
+
+    /// Every virtio device's counters, in slot order.
+    pub fn device_counters(&self) -> Vec<DeviceCounters> {
+        self.device_counters
+            .iter()
+            .map(|device| {
+                let now = device.counters.snapshot();
+                DeviceCounters {
+                    kind: device.kind,
+                    id: device.id.clone(),
+                    requests: now.requests,
+                    bytes_to_guest: now.bytes_to_guest,
+                    bytes_from_guest: now.bytes_from_guest,
+                    errors: now.errors,
+                }
+            })
             .collect()
     }
 

@@ -46,6 +46,25 @@ pub const INTERRUPT_USED_BUFFER: u32 = 1;
 /// Interrupt status bit: the configuration (or the device status) changed.
 pub const INTERRUPT_CONFIG_CHANGE: u32 = 2;
 
+/// A device's counters at one moment, in the shape all devices share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Requests served (block requests, frames, entropy requests, vsock packets).
+    pub requests: u64,
+    /// Payload bytes given to the guest.
+    pub bytes_to_guest: u64,
+    /// Payload bytes taken from the guest.
+    pub bytes_from_guest: u64,
+    /// Malformed chains, error statuses, host-side failures.
+    pub errors: u64,
+}
+
+/// A device's counters, readable from any thread.
+pub trait Counted: Send + Sync {
+    /// The counts now.
+    fn snapshot(&self) -> CounterSnapshot;
+}
+
 /// Why a device could not start with the queues the driver set up.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ActivateError {
@@ -128,6 +147,54 @@ impl Interrupt {
     /// Clears every bit (device reset).
     pub fn clear(&self) {
         self.update(|_| 0);
+    }
+}
+
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Counted for block::BlockCounters {
+    fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            requests: load(&self.reads) + load(&self.writes) + load(&self.flushes),
+            bytes_to_guest: load(&self.read_bytes),
+            bytes_from_guest: load(&self.write_bytes),
+            errors: load(&self.errors),
+        }
+    }
+}
+
+impl Counted for net::NetCounters {
+    fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            requests: load(&self.tx_frames) + load(&self.rx_frames),
+            bytes_to_guest: load(&self.rx_bytes),
+            bytes_from_guest: load(&self.tx_bytes),
+            errors: load(&self.errors),
+        }
+    }
+}
+
+impl Counted for rng::RngCounters {
+    fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            requests: load(&self.requests),
+            bytes_to_guest: load(&self.bytes),
+            bytes_from_guest: 0,
+            errors: load(&self.errors),
+        }
+    }
+}
+
+impl Counted for vsock::VsockCounters {
+    fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            requests: load(&self.tx_packets) + load(&self.rx_packets),
+            bytes_to_guest: load(&self.rx_bytes),
+            bytes_from_guest: load(&self.tx_bytes),
+            errors: load(&self.errors),
+        }
     }
 }
 
