@@ -86,7 +86,7 @@ impl Hart {
 
     #[cold]
     #[inline(never)]
-    fn load_slow(&mut self, vaddr: u64, size: u64) -> Result<u64, Stop> {
+    pub(super) fn load_slow(&mut self, vaddr: u64, size: u64) -> Result<u64, Stop> {
         self.stats.tlb_misses += 1;
         if vaddr & 0xFFF > 0x1000 - size {
             return self.split_load(vaddr, size);
@@ -113,7 +113,7 @@ impl Hart {
 
     #[cold]
     #[inline(never)]
-    fn store_slow(&mut self, vaddr: u64, size: u64, value: u64) -> Result<(), Stop> {
+    pub(super) fn store_slow(&mut self, vaddr: u64, size: u64, value: u64) -> Result<(), Stop> {
         self.stats.tlb_misses += 1;
         if vaddr & 0xFFF > 0x1000 - size {
             return self.split_store(vaddr, size, value);

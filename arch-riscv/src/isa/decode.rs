@@ -1196,7 +1196,7 @@ pub(crate) mod tests {
             let op = decode(word);
             let len = if word & 3 == 3 { 4 } else { 2 };
             assert_eq!(op.len, len, "{word:#010x}");
-            assert_eq!(op.pad, 0);
+            assert_eq!((op.heat, op.block), (0, 0));
             if op.kind == Illegal {
                 let raw = if len == 4 { word } else { word & 0xffff };
                 assert_eq!(op.imm, raw as i32, "{word:#010x}");

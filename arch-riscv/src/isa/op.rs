@@ -43,8 +43,12 @@ pub struct Op {
     pub rm: u8,
     /// Instruction length in bytes: 2 or 4; 0 marks a slot not decoded yet.
     pub len: u8,
-    /// Padding; always zero.
-    pub pad: u8,
+    /// How often the hart jumped here (the compiled tier's hotness counter); zero
+    /// as decoded.
+    pub heat: u8,
+    /// Where the compiled block that starts here lies in the code cache: 0 none yet,
+    /// [`Op::NOT_COMPILABLE`] when compiling it failed, else the byte offset.
+    pub block: u32,
 }
 
 impl Op {
@@ -58,8 +62,12 @@ impl Op {
         rs3: 0,
         rm: 0,
         len: 0,
-        pad: 0,
+        heat: 0,
+        block: 0,
     };
+
+    /// The `block` value of an entry the compiled tier gave up on.
+    pub const NOT_COMPILABLE: u32 = 1;
 }
 
 /// Every operation the hart executes. RV64IMAFDC, Zicsr, Zifencei, the privileged

@@ -122,6 +122,7 @@ impl Vm for SoftVm {
             hypervisor: self.setup.nesting.hypervisor,
             nacl: self.setup.nesting.nacl,
             fences: self.fences.clone(),
+            compile: Some(Default::default()),
         });
         let signals = Arc::new(SoftSignals(hart.signals()));
         Ok(Box::new(SoftVcpu {
