@@ -95,8 +95,11 @@ impl CodeCache {
             }
             std::ptr::copy_nonoverlapping(code.as_ptr(), self.base.as_ptr().add(start), code.len());
             let ok = libc::mprotect(region, span, libc::PROT_READ | libc::PROT_EXEC) == 0;
-            jit_icache_coherence::clear_cache(self.base.as_ptr().add(start) as *const _, code.len())
-                .ok()?;
+            jit_icache_coherence::clear_cache(
+                self.base.as_ptr().add(start) as *const _,
+                code.len(),
+            )
+            .ok()?;
             jit_icache_coherence::pipeline_flush_mt().ok()?;
             if !ok {
                 return None;
@@ -112,7 +115,11 @@ impl CodeCache {
         // SAFETY: the range is the whole mapping; MADV_DONTNEED on a private anonymous
         // mapping only drops its contents, which nothing refers to any more.
         unsafe {
-            libc::madvise(self.base.as_ptr() as *mut libc::c_void, self.size, libc::MADV_DONTNEED);
+            libc::madvise(
+                self.base.as_ptr() as *mut libc::c_void,
+                self.size,
+                libc::MADV_DONTNEED,
+            );
         }
         self.used = BLOCK_ALIGN;
     }
@@ -140,7 +147,10 @@ mod tests {
         let second = cache.add(&[0x90; 100]).expect("fits");
         assert_eq!(second, first + 16);
         // SAFETY: the block was just written and the mapping is readable.
-        assert_eq!(unsafe { *((cache.base() + second as usize) as *const u8) }, 0x90);
+        assert_eq!(
+            unsafe { *((cache.base() + second as usize) as *const u8) },
+            0x90
+        );
         assert!(cache.add(&vec![0; cache.capacity()]).is_none());
         cache.clear();
         assert_eq!(cache.add(&[1]), Some(first));

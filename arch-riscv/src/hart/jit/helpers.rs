@@ -6,8 +6,8 @@
 //! [`Hart::enter_compiled`], which holds the only `&mut Hart` and lends it to the
 //! generated code for the duration of the call.
 
-use super::super::exec::Flow;
 use super::super::Hart;
+use super::super::exec::Flow;
 use super::{Frame, exit};
 use crate::isa::Op;
 

@@ -103,7 +103,14 @@ impl CompiledTier {
             ("regalloc_algorithm", "single_pass"),
             ("preserve_frame_pointers", "true"),
             ("unwind_info", "false"),
-            ("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }),
+            (
+                "enable_verifier",
+                if cfg!(debug_assertions) {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
         ] {
             flags.set(name, value).ok()?;
         }
@@ -141,11 +148,11 @@ impl CompiledTier {
 
     fn add_trampoline(&mut self) -> Option<usize> {
         let mut sig = cranelift_codegen::ir::Signature::new(self.isa.default_call_conv());
-        sig.params.extend([cranelift_codegen::ir::AbiParam::new(
+        sig.params
+            .extend([cranelift_codegen::ir::AbiParam::new(cranelift_codegen::ir::types::I64); 4]);
+        sig.returns.push(cranelift_codegen::ir::AbiParam::new(
             cranelift_codegen::ir::types::I64,
-        ); 4]);
-        sig.returns
-            .push(cranelift_codegen::ir::AbiParam::new(cranelift_codegen::ir::types::I64));
+        ));
         self.context.func = Function::with_name_signature(UserFuncName::default(), sig);
         let mut b = FunctionBuilder::new(&mut self.context.func, &mut self.builder);
         translate::build_trampoline(&mut b);
@@ -156,7 +163,9 @@ impl CompiledTier {
 
     /// Compiles the function in the context into the code cache.
     fn emit(&mut self) -> Option<u32> {
-        let compiled = self.context.compile(&*self.isa, &mut ControlPlane::default());
+        let compiled = self
+            .context
+            .compile(&*self.isa, &mut ControlPlane::default());
         let result = match compiled {
             // Code with relocations would need linking; blocks call helpers through
             // constants and have none.
@@ -245,7 +254,9 @@ impl Hart {
         let mut b = FunctionBuilder::new(&mut tier.context.func, &mut tier.builder);
         translate::translate(&mut b, &source);
         b.finalize(tier.isa.frontend_config());
-        let code = tier.context.compile(&*tier.isa, &mut ControlPlane::default());
+        let code = tier
+            .context
+            .compile(&*tier.isa, &mut ControlPlane::default());
         let code = match code {
             Ok(code) if code.buffer.relocs().is_empty() => Some(code.code_buffer().to_vec()),
             _ => None,
@@ -286,7 +297,12 @@ impl Hart {
     /// Runs compiled code from `pc`, whose slot in `page` holds a block, for at most
     /// about `budget` instructions. Returns the instructions run and the exit code;
     /// `self.pc` is where the interpreter goes on.
-    pub(super) fn enter_compiled(&mut self, page: *mut CodePage, pc: u64, budget: u64) -> (u64, u64) {
+    pub(super) fn enter_compiled(
+        &mut self,
+        page: *mut CodePage,
+        pc: u64,
+        budget: u64,
+    ) -> (u64, u64) {
         let Some(tier) = self.jit.as_mut() else {
             return (0, exit::NOT_COMPILED);
         };

@@ -96,7 +96,9 @@ impl Trace {
 
     /// Whether an operation of the trace starts at `offset`.
     pub fn contains(&self, offset: usize) -> bool {
-        self.ops.binary_search_by_key(&offset, |&(at, _)| at).is_ok()
+        self.ops
+            .binary_search_by_key(&offset, |&(at, _)| at)
+            .is_ok()
     }
 
     fn find_labels(&mut self) {

@@ -59,7 +59,8 @@ pub fn block_signature() -> Signature {
 
 fn host_signature(call_conv: CallConv, params: usize) -> Signature {
     let mut sig = Signature::new(call_conv);
-    sig.params.extend(std::iter::repeat_n(AbiParam::new(I64), params));
+    sig.params
+        .extend(std::iter::repeat_n(AbiParam::new(I64), params));
     sig.returns.push(AbiParam::new(I64));
     sig
 }
@@ -130,7 +131,12 @@ pub fn translate(b: &mut FunctionBuilder, src: &Source) {
         b.import_signature(host_signature(cc, 4)),
         b.import_signature(host_signature(cc, 5)),
     ];
-    let labels = src.trace.labels.iter().map(|&at| (at, b.create_block())).collect();
+    let labels = src
+        .trace
+        .labels
+        .iter()
+        .map(|&at| (at, b.create_block()))
+        .collect();
     let mut t = Translator {
         b,
         src,
@@ -176,7 +182,10 @@ pub fn translate(b: &mut FunctionBuilder, src: &Source) {
 
 impl Translator<'_, '_, '_> {
     fn label(&self, at: usize) -> Option<ir::Block> {
-        self.labels.iter().find(|&&(l, _)| l == at).map(|&(_, block)| block)
+        self.labels
+            .iter()
+            .find(|&&(l, _)| l == at)
+            .map(|&(_, block)| block)
     }
 
     fn prologue(&mut self) {
@@ -195,7 +204,9 @@ impl Translator<'_, '_, '_> {
         self.b.switch_to_block(self.exit_block);
         let params = self.b.block_params(self.exit_block).to_vec();
         let (pc, code, refund) = (params[0], params[1], params[2]);
-        self.b.ins().store(flags(), pc, self.hart, self.src.offsets.pc);
+        self.b
+            .ins()
+            .store(flags(), pc, self.hart, self.src.offsets.pc);
         let budget = self.b.ins().load(I64, flags(), self.frame, BUDGET);
         let budget = self.b.ins().iadd(budget, refund);
         self.b.ins().store(flags(), budget, self.frame, BUDGET);
@@ -260,7 +271,10 @@ impl Translator<'_, '_, '_> {
 
     /// Leaves through the exit block when `budget <= 0`; else goes on in a new block.
     fn leave_if_spent(&mut self, budget: Value, pc: Value, refund: i64) {
-        let spent = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, budget, 0);
+        let spent = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThanOrEqual, budget, 0);
         let out = self.b.create_block();
         let on = self.b.create_block();
         self.b.ins().brif(spent, out, &[], on, &[]);
@@ -279,7 +293,9 @@ impl Translator<'_, '_, '_> {
 
     fn tail_call(&mut self, code: Value, vbase: Value) {
         let args = [self.hart, self.frame, vbase];
-        self.b.ins().return_call_indirect(self.block_sig, code, &args);
+        self.b
+            .ins()
+            .return_call_indirect(self.block_sig, code, &args);
         self.terminated = true;
     }
 
@@ -307,7 +323,10 @@ impl Translator<'_, '_, '_> {
         let slot = self.src.slots + (target as usize >> 1) * size_of::<Op>() + 12;
         let slot = self.b.ins().iconst(I64, slot as i64);
         let block = self.b.ins().uload32(flags(), slot, 0);
-        let compiled = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, block, Op::NOT_COMPILABLE as i64);
+        let compiled =
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThan, block, Op::NOT_COMPILABLE as i64);
         let chain = self.b.create_block();
         let out = self.b.create_block();
         self.b.ins().brif(compiled, chain, &[], out, &[]);
@@ -334,7 +353,11 @@ impl Translator<'_, '_, '_> {
     }
 
     fn index_of(&self, offset: usize) -> Option<usize> {
-        self.src.trace.ops.binary_search_by_key(&offset, |&(at, _)| at).ok()
+        self.src
+            .trace
+            .ops
+            .binary_search_by_key(&offset, |&(at, _)| at)
+            .ok()
     }
 
     fn op(&mut self, i: usize, at: usize, op: Op) {
@@ -356,14 +379,20 @@ impl Translator<'_, '_, '_> {
         if super::trace::class(op.kind) == Class::Final {
             let stepped = self.b.ins().iconst(I64, exit::STEPPED as i64);
             let code = self.b.ins().select(code, code, stepped);
-            let pc = self.b.ins().load(I64, flags(), self.hart, self.src.offsets.pc);
+            let pc = self
+                .b
+                .ins()
+                .load(I64, flags(), self.hart, self.src.offsets.pc);
             return self.exit_with(pc, code, refund);
         }
         let out = self.b.create_block();
         let on = self.b.create_block();
         self.b.ins().brif(code, out, &[], on, &[]);
         self.b.switch_to_block(out);
-        let pc = self.b.ins().load(I64, flags(), self.hart, self.src.offsets.pc);
+        let pc = self
+            .b
+            .ins()
+            .load(I64, flags(), self.hart, self.src.offsets.pc);
         self.exit_with(pc, code, refund);
         self.b.switch_to_block(on);
         self.terminated = false;
@@ -560,12 +589,20 @@ impl Translator<'_, '_, '_> {
         };
         let result = match overflow {
             Some(overflow) => {
-                let on_overflow = if remainder { self.b.ins().iconst(ty, 0) } else { a };
+                let on_overflow = if remainder {
+                    self.b.ins().iconst(ty, 0)
+                } else {
+                    a
+                };
                 self.b.ins().select(overflow, on_overflow, result)
             }
             None => result,
         };
-        let on_zero = if remainder { a } else { self.b.ins().iconst(ty, -1) };
+        let on_zero = if remainder {
+            a
+        } else {
+            self.b.ins().iconst(ty, -1)
+        };
         self.b.ins().select(zero, on_zero, result)
     }
 
@@ -584,7 +621,9 @@ impl Translator<'_, '_, '_> {
         let matched = self.b.ins().icmp(IntCC::Equal, tag, want);
         let addend = self.b.ins().load(I64, flags(), entry, 8);
         let host = self.b.ins().iadd(addr, addend);
-        self.b.ins().brif(matched, hit, &[BlockArg::Value(host)], miss, &[]);
+        self.b
+            .ins()
+            .brif(matched, hit, &[BlockArg::Value(host)], miss, &[]);
         addr
     }
 
@@ -614,7 +653,10 @@ impl Translator<'_, '_, '_> {
 
         self.b.switch_to_block(miss);
         let size_value = self.b.ins().iconst(I64, size as i64);
-        let status = self.call(self.src.helpers.load, &[self.hart, self.frame, addr, size_value]);
+        let status = self.call(
+            self.src.helpers.load,
+            &[self.hart, self.frame, addr, size_value],
+        );
         let loaded = self.b.create_block();
         let slow = self.b.create_block();
         self.b.ins().brif(status, slow, &[], loaded, &[]);
@@ -667,7 +709,10 @@ impl Translator<'_, '_, '_> {
 
         self.b.switch_to_block(miss);
         let size_value = self.b.ins().iconst(I64, size as i64);
-        let status = self.call(self.src.helpers.store, &[self.hart, addr, size_value, value]);
+        let status = self.call(
+            self.src.helpers.store,
+            &[self.hart, addr, size_value, value],
+        );
         let slow = self.b.create_block();
         self.b.ins().brif(status, slow, &[], done, &[]);
         self.b.switch_to_block(slow);

@@ -20,7 +20,10 @@ fn counting_loop(n: u64) -> Assembler {
     p.li(T0, n).li(A0, 0).li(T2, RAM_BASE + 0x8000);
     let top = p.label();
     p.bind(top);
-    p.add(A0, A0, T0).addi(T0, T0, -1).sd(A0, T2, 0).ld(A1, T2, 0);
+    p.add(A0, A0, T0)
+        .addi(T0, T0, -1)
+        .sd(A0, T2, 0)
+        .ld(A1, T2, 0);
     p.bne_to(T0, ZERO, top);
     p.csrr(A2, csr::INSTRET).ecall();
     p
@@ -38,10 +41,17 @@ fn a_hot_loop_runs_compiled_with_the_interpreters_results_and_counts() {
     let interpreted = run_on(&program, None);
     let compiled = run_on(&program, Some(COMPILE_ALL));
     for r in [A0, A1, A2, T0] {
-        assert_eq!(compiled.hart.reg(r as usize), interpreted.hart.reg(r as usize), "x{r}");
+        assert_eq!(
+            compiled.hart.reg(r as usize),
+            interpreted.hart.reg(r as usize),
+            "x{r}"
+        );
     }
     assert_eq!(compiled.hart.reg(A0 as usize), 10_000 * 10_001 / 2);
-    assert_eq!(compiled.hart.stats().instructions, interpreted.hart.stats().instructions);
+    assert_eq!(
+        compiled.hart.stats().instructions,
+        interpreted.hart.stats().instructions
+    );
     let stats = compiled.hart.compile_stats().expect("tier on");
     assert!(stats.blocks >= 1, "{stats:?}");
     // The loop's back edge stays inside compiled code: far fewer entries than

@@ -7,6 +7,8 @@ mod alu;
 mod atomics;
 #[cfg(jit)]
 mod compiled;
+#[cfg(jit)]
+mod differential;
 mod fp;
 mod fuzz;
 mod hypervisor;
