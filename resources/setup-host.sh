@@ -17,6 +17,9 @@ PKGS=(
     time              # /usr/bin/time -v for peak RSS in benchmarks
     qemu-system-misc  # qemu-system-riscv64 (comparison, nested KVM host)
     opensbi           # firmware for qemu -bios default
+    e2fsprogs         # mkfs.ext4 -d and debugfs: the ext4 drive images of the tests
+    iproute2          # ip netns / ip tuntap: the network tests' namespace and TAP
+    python3           # the host side of the network tests' TCP transfer
 )
 
 if [[ "${1:-}" == "--with-cross" ]]; then

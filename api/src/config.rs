@@ -74,6 +74,276 @@ pub struct VmConfig {
     /// `metrics` (optional): where `FlushMetrics` writes, as `PUT /metrics` sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// `drives` (optional): the virtio-blk devices, at most [`MAX_DRIVES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drives: Vec<Drive>,
+    /// `network-interfaces` (optional): the virtio-net devices, each on a host TAP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<NetworkInterface>,
+    /// `entropy` (optional): a virtio-rng device, as `PUT /entropy` adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy: Option<EntropyConfig>,
+}
+
+/// `network-interfaces[]`: a virtio-net device on an existing host TAP device, with
+/// Firecracker's fields. The body of `PUT /network-interfaces/{iface_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInterface {
+    /// `iface_id` (required): a unique name of letters, digits and underscores.
+    pub iface_id: String,
+    /// `host_dev_name` (required): the TAP device, which must exist in rvnest's
+    /// network namespace.
+    pub host_dev_name: String,
+    /// `guest_mac` (optional): the guest's MAC address, `aa:bb:cc:dd:ee:ff`; without
+    /// it the guest makes one up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_mac: Option<String>,
+}
+
+/// Parses a MAC address written `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// Checks a list of network interfaces together: names, unique ids and TAPs, MACs.
+pub fn validate_network_interfaces(ifaces: &[NetworkInterface]) -> Result<(), FieldError> {
+    for (i, iface) in ifaces.iter().enumerate() {
+        let field = format!("network-interfaces[{i}]");
+        let id = &iface.iface_id;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                &format!("{field}.iface_id"),
+                format!("must be letters, digits and underscores, got {id:?}"),
+            ));
+        }
+        let tap = &iface.host_dev_name;
+        if tap.is_empty()
+            || tap.len() > 15
+            || tap
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace() || c == '\0')
+        {
+            return Err(invalid(
+                &format!("{field}.host_dev_name"),
+                format!("must be an interface name of 1 to 15 bytes, got {tap:?}"),
+            ));
+        }
+        if let Some(mac) = &iface.guest_mac
+            && parse_mac(mac).is_none()
+        {
+            return Err(invalid(
+                &format!("{field}.guest_mac"),
+                format!("must be a MAC address such as \"06:00:ac:10:00:02\", got {mac:?}"),
+            ));
+        }
+        if ifaces[..i].iter().any(|o| o.iface_id == iface.iface_id) {
+            return Err(invalid(
+                &format!("{field}.iface_id"),
+                format!("duplicate iface_id {id:?}"),
+            ));
+        }
+        if ifaces[..i]
+            .iter()
+            .any(|o| o.host_dev_name == iface.host_dev_name)
+        {
+            return Err(invalid(
+                &format!("{field}.host_dev_name"),
+                format!("TAP {tap:?} is already used by another interface"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the virtio devices fit in the machine's slots.
+pub fn check_slots(drives: usize, ifaces: usize, entropy: bool) -> Result<(), FieldError> {
+    let used = drives + ifaces + usize::from(entropy);
+    if used > MAX_DRIVES {
+        return Err(invalid(
+            "drives",
+            format!(
+                "{drives} drives, {ifaces} network interfaces and {} entropy device need {used} \
+                 virtio-mmio slots; the machine has {MAX_DRIVES}",
+                usize::from(entropy)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `entropy`: a virtio-rng device fed by the host's `getrandom` (Firecracker's
+/// entropy device, without its rate limiter). The body of `PUT /entropy`: `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntropyConfig {}
+
+/// The most drives a VM takes: one virtio-mmio slot of the machine each.
+/// The slots are shared with the network interfaces and the entropy device.
+pub const MAX_DRIVES: usize = 8;
+
+/// `drives[]`: a virtio-blk device backed by a raw image file, with Firecracker's
+/// fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drive {
+    /// `drive_id` (required): a unique name of letters, digits and underscores; the
+    /// guest reads it back as the device's serial (get-id, first 20 bytes).
+    pub drive_id: String,
+    /// `path_on_host` (required): the raw image (a regular file or a block device).
+    pub path_on_host: PathBuf,
+    /// `is_root_device` (required): the guest's root file system; at most one drive.
+    /// It becomes `/dev/vda` and the command line gets `root=` and `ro` or `rw`.
+    pub is_root_device: bool,
+    /// `is_read_only` (optional, default `false`): the guest may not write.
+    #[serde(default)]
+    pub is_read_only: bool,
+    /// `partuuid` (optional): with `is_root_device`, the root is
+    /// `root=PARTUUID=<partuuid>` instead of `/dev/vda`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partuuid: Option<String>,
+    /// `cache_type` (optional, default `"Unsafe"`): `"Writeback"` offers the guest flush
+    /// requests, which fsync the image.
+    #[serde(default)]
+    pub cache_type: CacheType,
+    /// `io_engine` (optional, default `"Sync"`): only `"Sync"` is available.
+    #[serde(default)]
+    pub io_engine: IoEngine,
+}
+
+/// `drives[].cache_type`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CacheType {
+    /// `"Unsafe"` (default): no flush requests; writes reach the image's page cache.
+    #[default]
+    Unsafe,
+    /// `"Writeback"`: flush requests fsync the image.
+    Writeback,
+}
+
+/// `drives[].io_engine`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IoEngine {
+    /// `"Sync"` (default): requests are served one after the other on a device thread.
+    #[default]
+    Sync,
+    /// `"Async"`: io_uring in Firecracker; refused by rvnest.
+    Async,
+}
+
+impl Drive {
+    /// Checks one drive's values; `field` is its path (`drives[0]`).
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
+        let id = &self.drive_id;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                &format!("{field}.drive_id"),
+                format!("must be letters, digits and underscores, got {id:?}"),
+            ));
+        }
+        if self.path_on_host.as_os_str().is_empty() {
+            return Err(invalid(
+                &format!("{field}.path_on_host"),
+                "must not be empty",
+            ));
+        }
+        if let Some(partuuid) = &self.partuuid
+            && (partuuid.is_empty() || !partuuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        {
+            return Err(invalid(
+                &format!("{field}.partuuid"),
+                format!("must be a partition UUID (hex digits and dashes), got {partuuid:?}"),
+            ));
+        }
+        if self.io_engine == IoEngine::Async {
+            return Err(invalid(
+                &format!("{field}.io_engine"),
+                "\"Async\" is not available in rvnest; use \"Sync\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that the image exists, is not a directory, and can be opened the way the
+    /// drive needs it (for writing unless read-only).
+    pub fn check_file(&self, field: &str) -> Result<(), ConfigError> {
+        let path = &self.path_on_host;
+        let fail = |source: io::Error| ConfigError::FileAccess {
+            what: "drive image",
+            path: path.clone(),
+            field: field.to_string(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(fail)?;
+        if meta.is_dir() {
+            return Err(fail(io::Error::other("is a directory")));
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(!self.is_read_only)
+            .open(path)
+            .map(drop)
+            .map_err(fail)
+    }
+}
+
+/// Checks a list of drives together: each drive, unique ids, at most one root
+/// device, at most [`MAX_DRIVES`].
+pub fn validate_drives(drives: &[Drive]) -> Result<(), FieldError> {
+    if drives.len() > MAX_DRIVES {
+        return Err(invalid(
+            "drives",
+            format!("at most {MAX_DRIVES} drives, got {}", drives.len()),
+        ));
+    }
+    for (i, drive) in drives.iter().enumerate() {
+        let field = format!("drives[{i}]");
+        drive.validate(&field)?;
+        if drives[..i].iter().any(|d| d.drive_id == drive.drive_id) {
+            return Err(invalid(
+                &format!("{field}.drive_id"),
+                format!("duplicate drive_id {:?}", drive.drive_id),
+            ));
+        }
+        if drive.is_root_device && drives[..i].iter().any(|d| d.is_root_device) {
+            return Err(invalid(
+                &format!("{field}.is_root_device"),
+                "only one drive can be the root device",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl VmConfig {
+    /// The drives in the order the guest sees them: the root device first (`vda`),
+    /// then the others as listed.
+    pub fn drives_in_guest_order(&self) -> Vec<&Drive> {
+        let root = self.drives.iter().filter(|d| d.is_root_device);
+        root.chain(self.drives.iter().filter(|d| !d.is_root_device))
+            .collect()
+    }
+
+    /// What the root drive adds to the kernel command line, as Firecracker does:
+    /// `root=/dev/vda` (or `root=PARTUUID=...`) and `ro` or `rw`.
+    pub fn root_boot_args(&self) -> Option<String> {
+        let root = self.drives.iter().find(|d| d.is_root_device)?;
+        let device = match &root.partuuid {
+            Some(partuuid) => format!("PARTUUID={partuuid}"),
+            None => "/dev/vda".to_string(),
+        };
+        let mode = if root.is_read_only { "ro" } else { "rw" };
+        Some(format!("root={device} {mode}"))
+    }
 }
 
 /// `boot-source`: the kernel, the optional initrd and the kernel command line.
@@ -363,15 +633,15 @@ pub enum ConfigError {
     /// The JSON is malformed, or a field is unknown, missing, mistyped or out of range.
     #[error("Invalid config: {0}")]
     Invalid(#[from] FieldError),
-    /// A file named by the config (kernel image or initrd) cannot be read.
+    /// A file named by the config (kernel image, initrd, drive image) cannot be used.
     #[error("Cannot read {what} {} ({field}): {}", .path.display(), io_message(.source))]
     FileAccess {
-        /// What the file is: `kernel image` or `initrd`.
+        /// What the file is: `kernel image`, `initrd` or `drive image`.
         what: &'static str,
         /// The path as written in the config.
         path: PathBuf,
         /// The config key that named it, e.g. `boot-source.kernel_image_path`.
-        field: &'static str,
+        field: String,
         /// The underlying error.
         #[source]
         source: io::Error,
@@ -395,6 +665,7 @@ impl Body for VmConfig {
         &["machine-config", "nacl"],
         &["logger"],
         &["metrics"],
+        &["entropy"],
     ];
 }
 
@@ -418,6 +689,18 @@ impl Body for LoggerConfig {
 
 impl Body for MetricsConfig {
     const PATH: &'static [&'static str] = &["metrics"];
+}
+
+impl Body for NetworkInterface {
+    const PATH: &'static [&'static str] = &["network-interfaces[]"];
+}
+
+impl Body for EntropyConfig {
+    const PATH: &'static [&'static str] = &["entropy"];
+}
+
+impl Body for Drive {
+    const PATH: &'static [&'static str] = &["drives[]"];
 }
 
 impl VmConfig {
@@ -447,7 +730,11 @@ impl VmConfig {
     /// initrd are readable regular files. Returns the first problem found.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_values()?;
-        self.boot_source.check_files()
+        self.boot_source.check_files()?;
+        for (i, drive) in self.drives.iter().enumerate() {
+            drive.check_file(&format!("drives[{i}].path_on_host"))?;
+        }
+        Ok(())
     }
 
     /// The checks of [`VmConfig::validate`] that do not touch the file system.
@@ -460,6 +747,13 @@ impl VmConfig {
         if let Some(metrics) = &self.metrics {
             metrics.validate()?;
         }
+        validate_drives(&self.drives)?;
+        validate_network_interfaces(&self.network_interfaces)?;
+        check_slots(
+            self.drives.len(),
+            self.network_interfaces.len(),
+            self.entropy.is_some(),
+        )?;
         Ok(())
     }
 }
@@ -622,7 +916,7 @@ fn check_file(path: &Path, what: &'static str, field: &'static str) -> Result<()
     let fail = |source: io::Error| ConfigError::FileAccess {
         what,
         path: path.to_path_buf(),
-        field,
+        field: field.to_string(),
         source,
     };
     let mut file = File::open(path).map_err(fail)?;

@@ -121,10 +121,10 @@ fn bad_requests() -> Vec<(&'static str, &'static str, Vec<u8>, u16, &'static str
         ("PUT", "/actions", Vec::new(), 400, "Missing request body"),
         (
             "GET",
-            "/drives/rootfs",
+            "/balloon/statistics",
             Vec::new(),
             404,
-            "Unknown path /drives/rootfs",
+            "Unknown path /balloon/statistics",
         ),
         (
             "POST",

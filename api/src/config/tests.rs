@@ -195,11 +195,128 @@ fn unknown_top_level_field() {
     let assets = Assets::new();
     let json = assets
         .json(MINIMAL_MACHINE)
-        .replacen('{', r#"{"drives": [], "#, 1);
+        .replacen('{', r#"{"balloon": {}, "#, 1);
     let e = err(&json);
     assert_eq!(
         e,
-        "Invalid config: unknown field \"drives\" in the top-level object (expected one of boot-source, machine-config, logger, metrics)"
+        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives, network-interfaces, entropy)"
+    );
+}
+
+/// The config with `drives` (a JSON array) added.
+fn with_drives(assets: &Assets, drives: &str) -> String {
+    assets
+        .json(MINIMAL_MACHINE)
+        .replacen('{', &format!(r#"{{"drives": {drives}, "#), 1)
+}
+
+fn drive(id: &str, path: &Path, root: bool) -> String {
+    format!(
+        r#"{{"drive_id": "{id}", "path_on_host": "{}", "is_root_device": {root}}}"#,
+        path.display()
+    )
+}
+
+#[test]
+fn drives_are_checked_together_and_name_the_field() {
+    let assets = Assets::new();
+    let image = assets.dir.join("disk.img");
+    std::fs::write(&image, [0u8; 4096]).unwrap();
+    let ok = VmConfig::from_json_str(&with_drives(
+        &assets,
+        &format!(
+            "[{}, {}]",
+            drive("data", &image, false),
+            drive("rootfs", &image, true)
+        ),
+    ))
+    .unwrap();
+    let order: Vec<&str> = ok
+        .drives_in_guest_order()
+        .iter()
+        .map(|d| d.drive_id.as_str())
+        .collect();
+    assert_eq!(order, ["rootfs", "data"], "the root device is vda");
+    assert_eq!(ok.root_boot_args().as_deref(), Some("root=/dev/vda rw"));
+    assert_eq!(ok.drives[0].cache_type, CacheType::Unsafe);
+
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            "[{}, {}]",
+            drive("a", &image, false),
+            drive("a", &image, false)
+        ),
+    ));
+    assert_eq!(
+        e,
+        "Invalid config: drives[1].drive_id: duplicate drive_id \"a\""
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            "[{}, {}]",
+            drive("a", &image, true),
+            drive("b", &image, true)
+        ),
+    ));
+    assert_eq!(
+        e,
+        "Invalid config: drives[1].is_root_device: only one drive can be the root device"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!("[{}]", drive("a-b", &image, false)),
+    ));
+    assert!(
+        e.starts_with("Invalid config: drives[0].drive_id: must be letters"),
+        "{e}"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!("[{}]", drive("a", &assets.dir.join("missing.img"), false)),
+    ));
+    assert!(
+        e.starts_with("Cannot read drive image")
+            && e.contains("(drives[0].path_on_host): No such file"),
+        "{e}"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!("[{}]", drive("a", &assets.dir, false)),
+    ));
+    assert!(
+        e.ends_with("(drives[0].path_on_host): is a directory"),
+        "{e}"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            r#"[{{"drive_id": "a", "path_on_host": "{}", "is_root_device": false, "io_engine": "Async"}}]"#,
+            image.display()
+        ),
+    ));
+    assert!(e.starts_with("Invalid config: drives[0].io_engine:"), "{e}");
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            r#"[{{"drive_id": "a", "path_on_host": "{}", "is_root_device": false, "rate_limiter": {{}}}}]"#,
+            image.display()
+        ),
+    ));
+    assert!(e.contains("unknown field \"rate_limiter\""), "{e}");
+
+    let partuuid = VmConfig::from_json_str(&with_drives(
+        &assets,
+        &format!(
+            r#"[{{"drive_id": "r", "path_on_host": "{}", "is_root_device": true, "is_read_only": true, "partuuid": "0eaa91a0-01"}}]"#,
+            image.display()
+        ),
+    ))
+    .unwrap();
+    assert_eq!(
+        partuuid.root_boot_args().as_deref(),
+        Some("root=PARTUUID=0eaa91a0-01 ro")
     );
 }
 
@@ -517,4 +634,47 @@ fn machine_config_update_applies_only_its_fields() {
     assert!(merged.validate().is_err());
     assert_eq!(MachineConfig::default().vcpu_count, 1);
     assert_eq!(MachineConfig::default().mem_size_mib, 128);
+}
+
+#[test]
+fn network_interfaces_name_the_field_at_fault() {
+    let assets = Assets::new();
+    let with = |ifaces: &str| {
+        assets.json(MINIMAL_MACHINE).replacen(
+            '{',
+            &format!(r#"{{"network-interfaces": {ifaces}, "#),
+            1,
+        )
+    };
+    let ok = VmConfig::from_json_str(&with(
+        r#"[{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02"}]"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        parse_mac(ok.network_interfaces[0].guest_mac.as_deref().unwrap()),
+        Some([6, 0, 0xac, 0x10, 0, 2])
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00"}]"#,
+    ));
+    assert!(
+        e.starts_with("Invalid config: network-interfaces[0].guest_mac: must be a MAC"),
+        "{e}"
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "a", "host_dev_name": "tap0"}, {"iface_id": "b", "host_dev_name": "tap0"}]"#,
+    ));
+    assert_eq!(
+        e,
+        "Invalid config: network-interfaces[1].host_dev_name: TAP \"tap0\" is already used by another interface"
+    );
+    let e = err(&with(r#"[{"iface_id": "a", "host_dev_name": "a/b"}]"#));
+    assert!(
+        e.starts_with("Invalid config: network-interfaces[0].host_dev_name:"),
+        "{e}"
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "a", "host_dev_name": "tap0", "rx_rate_limiter": {}}]"#,
+    ));
+    assert!(e.contains("unknown field \"rx_rate_limiter\""), "{e}");
 }
