@@ -386,6 +386,10 @@ pub struct MachineConfig {
     /// guest hypervisor; requires `nested: true` when enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// `jit` (optional): the soft backend's compiled tier (on by default where the
+    /// host architecture has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jit: Option<JitConfig>,
 }
 
 impl Default for MachineConfig {
@@ -399,6 +403,7 @@ impl Default for MachineConfig {
             irqchip: IrqChip::Auto,
             nested: false,
             nacl: None,
+            jit: None,
         }
     }
 }
@@ -425,6 +430,9 @@ pub struct MachineConfigUpdate {
     /// New `nacl` section (replaces the old one whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// New `jit` section (replaces the old one whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jit: Option<JitConfig>,
 }
 
 impl MachineConfigUpdate {
@@ -437,6 +445,7 @@ impl MachineConfigUpdate {
             irqchip: self.irqchip.unwrap_or(base.irqchip),
             nested: self.nested.unwrap_or(base.nested),
             nacl: self.nacl.clone().or_else(|| base.nacl.clone()),
+            jit: self.jit.or(base.jit),
         }
     }
 }
@@ -485,6 +494,55 @@ impl fmt::Display for IrqChip {
             IrqChip::Plic => "plic",
             IrqChip::Aia => "aia",
         })
+    }
+}
+
+/// `machine-config.jit`: the soft backend's compiled tier, which turns hot guest code
+/// into host machine code (the interpreter runs the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JitConfig {
+    /// `enabled` (optional, default `true`); `false` interprets everything.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `threshold` (optional, default [`JitConfig::DEFAULT_THRESHOLD`]): times a jump
+    /// target is reached before the block there is compiled, 0 to
+    /// [`JitConfig::MAX_THRESHOLD`] (0 compiles every block at its first run).
+    #[serde(default = "JitConfig::default_threshold")]
+    pub threshold: u32,
+    /// `code_cache_mib` (optional, default [`JitConfig::DEFAULT_CODE_CACHE_MIB`]): the
+    /// size of each vCPU's code cache, 1 to [`JitConfig::MAX_CODE_CACHE_MIB`]; a full
+    /// cache is emptied and refilled with what is hot.
+    #[serde(default = "JitConfig::default_code_cache_mib")]
+    pub code_cache_mib: u32,
+}
+
+impl JitConfig {
+    /// The default `threshold`.
+    pub const DEFAULT_THRESHOLD: u32 = 200;
+    /// The largest `threshold`.
+    pub const MAX_THRESHOLD: u32 = 254;
+    /// The default `code_cache_mib`.
+    pub const DEFAULT_CODE_CACHE_MIB: u32 = 32;
+    /// The largest `code_cache_mib`.
+    pub const MAX_CODE_CACHE_MIB: u32 = 1024;
+
+    fn default_threshold() -> u32 {
+        JitConfig::DEFAULT_THRESHOLD
+    }
+
+    fn default_code_cache_mib() -> u32 {
+        JitConfig::DEFAULT_CODE_CACHE_MIB
+    }
+}
+
+impl Default for JitConfig {
+    fn default() -> JitConfig {
+        JitConfig {
+            enabled: true,
+            threshold: JitConfig::DEFAULT_THRESHOLD,
+            code_cache_mib: JitConfig::DEFAULT_CODE_CACHE_MIB,
+        }
     }
 }
 
@@ -663,6 +721,7 @@ impl Body for VmConfig {
         &["boot-source"],
         &["machine-config"],
         &["machine-config", "nacl"],
+        &["machine-config", "jit"],
         &["logger"],
         &["metrics"],
         &["entropy"],
@@ -675,12 +734,12 @@ impl Body for BootSource {
 
 impl Body for MachineConfig {
     const PATH: &'static [&'static str] = &["machine-config"];
-    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"]];
+    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"], &["jit"]];
 }
 
 impl Body for MachineConfigUpdate {
     const PATH: &'static [&'static str] = &["machine-config"];
-    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"]];
+    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"], &["jit"]];
 }
 
 impl Body for LoggerConfig {
@@ -859,6 +918,28 @@ impl MachineConfig {
                         format!("duplicate feature \"{feature}\""),
                     ));
                 }
+            }
+        }
+        if let Some(jit) = &self.jit {
+            if jit.threshold > JitConfig::MAX_THRESHOLD {
+                return Err(invalid(
+                    "machine-config.jit.threshold",
+                    format!(
+                        "must be between 0 and {}, got {}",
+                        JitConfig::MAX_THRESHOLD,
+                        jit.threshold
+                    ),
+                ));
+            }
+            if !(1..=JitConfig::MAX_CODE_CACHE_MIB).contains(&jit.code_cache_mib) {
+                return Err(invalid(
+                    "machine-config.jit.code_cache_mib",
+                    format!(
+                        "must be between 1 and {}, got {}",
+                        JitConfig::MAX_CODE_CACHE_MIB,
+                        jit.code_cache_mib
+                    ),
+                ));
             }
         }
         Ok(())

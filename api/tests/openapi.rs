@@ -6,15 +6,16 @@
 use std::collections::BTreeSet;
 
 use api::config::{
-    Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, LogLevel, LoggerConfig,
-    MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature, NetworkInterface,
+    Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, JitConfig, LogLevel,
+    LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
+    NetworkInterface,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
 use api::types::{
-    ApiError, ExitCounters, FullVmConfig, InstanceActionInfo, InstanceInfo, InstanceState,
-    MetricsRecord, NaclCounters, NestedCounters, SbiCounters, TranslationCounters, VcpuActivity,
-    VcpuCounters, VersionInfo, VmCounters, VmStateUpdate,
+    ApiError, CompiledTierCounters, ExitCounters, FullVmConfig, InstanceActionInfo, InstanceInfo,
+    InstanceState, MetricsRecord, NaclCounters, NestedCounters, SbiCounters, TranslationCounters,
+    VcpuActivity, VcpuCounters, VersionInfo, VmCounters, VmStateUpdate,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -365,6 +366,11 @@ fn sample_vcpu(id: u32) -> VcpuCounters {
             fetch_misses: 5,
             decodes: 6,
         },
+        compiled: CompiledTierCounters {
+            enabled: true,
+            blocks: 9,
+            ..CompiledTierCounters::default()
+        },
     }
 }
 
@@ -407,6 +413,10 @@ fn response_bodies_match_their_schemas() {
             nacl: Some(NaclConfig {
                 enabled: true,
                 features: NaclFeature::all(),
+            }),
+            jit: Some(JitConfig {
+                threshold: 0,
+                ..JitConfig::default()
             }),
             ..MachineConfig::default()
         },

@@ -396,6 +396,14 @@ impl Hart {
         self.virt
     }
 
+    /// Counters of the compiled tier, when it is on.
+    pub fn compile_stats(&self) -> Option<CompileStats> {
+        #[cfg(jit)]
+        return self.jit.as_ref().map(|tier| tier.stats());
+        #[cfg(not(jit))]
+        None
+    }
+
     /// NACL counters, if NACL is offered.
     pub fn nacl_stats(&self) -> Option<nacl::NaclStats> {
         self.nacl.as_ref().map(|n| n.stats)

@@ -122,7 +122,7 @@ impl Vm for SoftVm {
             hypervisor: self.setup.nesting.hypervisor,
             nacl: self.setup.nesting.nacl,
             fences: self.fences.clone(),
-            compile: Some(Default::default()),
+            compile: self.setup.compile,
         });
         let signals = Arc::new(SoftSignals(hart.signals()));
         Ok(Box::new(SoftVcpu {
@@ -248,6 +248,7 @@ impl Vcpu for SoftVcpu {
             sret_to_guest: s.sret_to_guest,
             hypervisor_loads_stores: s.hypervisor_loads_stores,
             nacl: self.hart.nacl_stats(),
+            compiled: self.hart.compile_stats(),
         }
     }
 
@@ -322,6 +323,7 @@ mod tests {
                 mmio_windows: Vec::new(),
                 nesting,
                 irqchip: IrqChipRequest::Auto,
+                compile: None,
             })
             .expect("vm");
         vm.add_memory_region(memory.region()).expect("region");

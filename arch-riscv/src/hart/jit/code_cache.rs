@@ -147,10 +147,8 @@ mod tests {
         let second = cache.add(&[0x90; 100]).expect("fits");
         assert_eq!(second, first + 16);
         // SAFETY: the block was just written and the mapping is readable.
-        assert_eq!(
-            unsafe { *((cache.base() + second as usize) as *const u8) },
-            0x90
-        );
+        let byte = unsafe { *((cache.base() + second as usize) as *const u8) };
+        assert_eq!(byte, 0x90);
         assert!(cache.add(&vec![0; cache.capacity()]).is_none());
         cache.clear();
         assert_eq!(cache.add(&[1]), Some(first));

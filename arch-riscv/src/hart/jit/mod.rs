@@ -204,11 +204,6 @@ impl Hart {
         self.jit = config.and_then(CompiledTier::new).map(Box::new);
     }
 
-    /// Counters of the compiled tier, when it is on.
-    pub fn compile_stats(&self) -> Option<CompileStats> {
-        self.jit.as_ref().map(|tier| tier.stats())
-    }
-
     /// Compiles the block starting at `offset` of `page` (virtual page `vbase`)
     /// unless it exists or failed before. Returns whether a block is there now.
     pub(super) fn compile_block(&mut self, page: *mut CodePage, offset: usize) -> bool {

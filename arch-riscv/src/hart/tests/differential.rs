@@ -50,7 +50,7 @@ fn imm12(rng: &mut Rng) -> i32 {
 /// A data offset for a `size`-byte access, aligned most of the time.
 fn data_offset(rng: &mut Rng, size: i32) -> i32 {
     let offset = (rng.next() % 4000) as i32 - 2000;
-    if rng.next() % 16 == 0 {
+    if rng.next().is_multiple_of(16) {
         offset
     } else {
         offset & !(size - 1)
@@ -186,7 +186,7 @@ fn block(p: &mut Assembler, rng: &mut Rng) {
     p.bind(top);
     let mut left = 1 + rng.next() % 24;
     while left > 0 {
-        if rng.next() % 6 == 0 {
+        if rng.next().is_multiple_of(6) {
             let skip = p.label();
             let (a, b) = (src(rng), src(rng));
             let branch = match rng.next() % 6 {
