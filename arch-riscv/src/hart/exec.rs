@@ -463,8 +463,9 @@ impl Hart {
         }
     }
 
-    /// The system, CSR and hypervisor instructions: out of line, so the hot match
-    /// in [`Hart::step`] stays small enough to keep its values in registers.
+    /// The system, CSR and hypervisor instructions and the bit-manipulation ones
+    /// (Zba, Zbb, Zbs, Zicond): out of line, so the hot match in [`Hart::step`] stays
+    /// small enough to keep its values in registers.
     #[inline(never)]
     fn step_rare(&mut self, op: &Op) -> Flow {
         use OpKind::*;
@@ -602,7 +603,14 @@ impl Hart {
                 }
             },
 
-            _ => self.illegal(op),
+            _ => match crate::bitmanip::execute(op.kind, a, b, op.imm as u32) {
+                Some(value) => {
+                    self.x[(op.rd & 63) as usize] = value;
+                    self.pc = next_pc;
+                    Flow::Resume
+                }
+                None => self.illegal(op),
+            },
         }
     }
 

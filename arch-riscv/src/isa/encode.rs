@@ -184,7 +184,8 @@ pub const fn j_type(opcode: u32, rd: u32, offset: i32) -> u32 {
 // ---------------------------------------------------------------------------------
 // Mnemonics. Each macro line makes the free function and the `Assembler` method.
 
-/// `rd, rs1, rs2`: integer R-type, M, and the FP ops without a rounding mode.
+/// `rd, rs1, rs2`: integer R-type, M, Zb*, Zicond, and the FP ops without a rounding
+/// mode.
 macro_rules! r_ops {
     ($( $name:ident $asm:literal = $opcode:ident $f3:literal $f7:literal; )*) => {$(
         #[doc = concat!("Encodes `", $asm, " rd, rs1, rs2`.")]
@@ -234,7 +235,8 @@ macro_rules! unary_rm_ops {
     )*};
 }
 
-/// `rd, rs1` with `funct3` and `rs2` fixed: FP moves and classify, hypervisor loads.
+/// `rd, rs1` with `funct3` and `rs2` fixed: FP moves and classify, hypervisor loads,
+/// the unary Zbb operations.
 macro_rules! unary_ops {
     ($( $name:ident $asm:literal = $opcode:ident $f3:literal $f7:literal $rs2:literal; )*) => {$(
         #[doc = concat!("Encodes `", $asm, "`.")]
@@ -462,6 +464,30 @@ r_ops! {
     feq_d "feq.d" = OP_FP 2 0x51;
     flt_d "flt.d" = OP_FP 1 0x51;
     fle_d "fle.d" = OP_FP 0 0x51;
+    add_uw "add.uw" = OP_32 0 0x04;
+    sh1add "sh1add" = OP 2 0x10;
+    sh2add "sh2add" = OP 4 0x10;
+    sh3add "sh3add" = OP 6 0x10;
+    sh1add_uw "sh1add.uw" = OP_32 2 0x10;
+    sh2add_uw "sh2add.uw" = OP_32 4 0x10;
+    sh3add_uw "sh3add.uw" = OP_32 6 0x10;
+    andn "andn" = OP 7 0x20;
+    orn "orn" = OP 6 0x20;
+    xnor "xnor" = OP 4 0x20;
+    max "max" = OP 6 0x05;
+    maxu "maxu" = OP 7 0x05;
+    min "min" = OP 4 0x05;
+    minu "minu" = OP 5 0x05;
+    rol "rol" = OP 1 0x30;
+    rolw "rolw" = OP_32 1 0x30;
+    ror "ror" = OP 5 0x30;
+    rorw "rorw" = OP_32 5 0x30;
+    bclr "bclr" = OP 1 0x24;
+    bext "bext" = OP 5 0x24;
+    binv "binv" = OP 1 0x34;
+    bset "bset" = OP 1 0x14;
+    czero_eqz "czero.eqz" = OP 5 0x07;
+    czero_nez "czero.nez" = OP 7 0x07;
 }
 
 rm_ops! {
@@ -514,6 +540,17 @@ unary_ops! {
     hlv_wu "hlv.wu rd, (rs1)" = SYSTEM 4 0x34 1;
     hlvx_wu "hlvx.wu rd, (rs1)" = SYSTEM 4 0x34 3;
     hlv_d "hlv.d rd, (rs1)" = SYSTEM 4 0x36 0;
+    clz "clz rd, rs1" = OP_IMM 1 0x30 0;
+    clzw "clzw rd, rs1" = OP_IMM_32 1 0x30 0;
+    ctz "ctz rd, rs1" = OP_IMM 1 0x30 1;
+    ctzw "ctzw rd, rs1" = OP_IMM_32 1 0x30 1;
+    cpop "cpop rd, rs1" = OP_IMM 1 0x30 2;
+    cpopw "cpopw rd, rs1" = OP_IMM_32 1 0x30 2;
+    sext_b "sext.b rd, rs1" = OP_IMM 1 0x30 4;
+    sext_h "sext.h rd, rs1" = OP_IMM 1 0x30 5;
+    zext_h "zext.h rd, rs1" = OP_32 4 0x04 0;
+    orc_b "orc.b rd, rs1" = OP_IMM 5 0x14 7;
+    rev8 "rev8 rd, rs1" = OP_IMM 5 0x35 0x18;
 }
 
 r4_ops! {
@@ -554,6 +591,13 @@ shift_ops! {
     slliw "slliw" = OP_IMM_32 1 0x00 31;
     srliw "srliw" = OP_IMM_32 5 0x00 31;
     sraiw "sraiw" = OP_IMM_32 5 0x20 31;
+    slli_uw "slli.uw" = OP_IMM_32 1 0x04 63;
+    rori "rori" = OP_IMM 5 0x30 63;
+    roriw "roriw" = OP_IMM_32 5 0x30 31;
+    bclri "bclri" = OP_IMM 1 0x24 63;
+    bexti "bexti" = OP_IMM 5 0x24 63;
+    binvi "binvi" = OP_IMM 1 0x34 63;
+    bseti "bseti" = OP_IMM 1 0x14 63;
 }
 
 s_ops! {

@@ -5,12 +5,14 @@
 
 mod alu;
 mod atomics;
+mod bitmanip;
 mod fp;
 mod fuzz;
 mod hypervisor;
 mod icache;
 mod interrupts;
 mod paging;
+mod qemu_user;
 mod traps;
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
