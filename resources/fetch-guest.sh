@@ -4,6 +4,8 @@
 #   OUTDIR/Image               uncompressed RISC-V Linux Image (from linux-binary-<abi>)
 #   OUTDIR/initramfs.cpio.gz   busybox-static + kvm.ko (+ deps, + a few virtio modules)
 #   OUTDIR/vm.json             example rvnest config (Firecracker format)
+#   OUTDIR/busybox             the static riscv64 busybox, for the root file systems
+#                              that tests build with mkfs.ext4 -d
 #   OUTDIR/kernel-version      the kernel ABI name, e.g. 7.2.13+deb14-riscv64
 #
 # Usage: resources/fetch-guest.sh [--refresh] [OUTDIR]
@@ -25,9 +27,9 @@ SUITE=${RVNEST_DEBIAN_SUITE:-sid}
 APT_ETC=${RVNEST_APT_ETC:-/etc/apt}
 KEYRING_DEFAULT=/usr/share/keyrings/debian-archive-keyring.gpg
 # Modules copied into the initramfs besides kvm (loaded only on request, see README).
-EXTRA_MODULES=${RVNEST_EXTRA_MODULES:-virtio_mmio virtio_blk virtio_net virtio_console virtio_rng}
+EXTRA_MODULES=${RVNEST_EXTRA_MODULES:-virtio_mmio virtio_blk virtio_net virtio_console virtio_rng vmw_vsock_virtio_transport ext4}
 # Bump when the layout of the produced files changes, to force a rebuild.
-ASSET_FORMAT=3
+ASSET_FORMAT=5
 
 REFRESH=0
 OUTDIR=
@@ -67,6 +69,7 @@ stamp_get() { sed -n "s/^$1=//p" "$STAMP" 2>/dev/null; }
 # and init, for the given linux-image-riscv64 version (default: whatever was built).
 outputs_current() {
     [[ -s $STAMP && -s $OUTDIR/Image && -s $OUTDIR/initramfs.cpio.gz && -s $OUTDIR/vm.json ]] &&
+        [[ -x $OUTDIR/busybox ]] &&
         [[ $(stamp_get format) == "$ASSET_FORMAT" && $(stamp_get outdir) == "$OUTDIR" ]] &&
         [[ $(stamp_get init) == "$INIT_SHA" && $(stamp_get suite) == "$SUITE" ]] &&
         [[ $(cat "$OUTDIR/kernel-version" 2>/dev/null) == "$(stamp_get abi)" ]] &&
@@ -480,6 +483,7 @@ log "building $OUTDIR/initramfs.cpio.gz (modules: ${MOD_ORDER[*]})"
 build_initramfs "$OUTDIR/initramfs.cpio.gz"
 echo "$ABI" >"$OUTDIR/kernel-version"
 
+install -m 0755 "$BUSYBOX" "$OUTDIR/busybox"
 cat >"$OUTDIR/vm.json" <<EOF
 {
   "boot-source": {

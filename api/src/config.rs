@@ -74,6 +74,329 @@ pub struct VmConfig {
     /// `metrics` (optional): where `FlushMetrics` writes, as `PUT /metrics` sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// `drives` (optional): the virtio-blk devices, at most [`MAX_DRIVES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drives: Vec<Drive>,
+    /// `network-interfaces` (optional): the virtio-net devices, each on a host TAP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<NetworkInterface>,
+    /// `entropy` (optional): a virtio-rng device, as `PUT /entropy` adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy: Option<EntropyConfig>,
+    /// `vsock` (optional): a virtio-vsock device, as `PUT /vsock` adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock: Option<VsockConfig>,
+}
+
+/// `vsock`: a virtio-vsock device with Firecracker's host side on Unix sockets. The
+/// body of `PUT /vsock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VsockConfig {
+    /// `vsock_id` (optional, deprecated in Firecracker): a name, ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock_id: Option<String>,
+    /// `guest_cid` (required): the guest's context id, 3 or more.
+    pub guest_cid: u32,
+    /// `uds_path` (required): the Unix socket host programs connect to (`CONNECT
+    /// <port>`); guest connections to host port `P` go to `<uds_path>_P`. It must not
+    /// exist when the VM starts.
+    pub uds_path: PathBuf,
+}
+
+impl VsockConfig {
+    /// Checks the values: a guest CID the guest may have, a socket path that fits
+    /// `sun_path`.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.guest_cid < 3 {
+            return Err(invalid(
+                "vsock.guest_cid",
+                format!(
+                    "must be 3 or more (0-2 are reserved), got {}",
+                    self.guest_cid
+                ),
+            ));
+        }
+        let len = self.uds_path.as_os_str().len();
+        if len == 0 {
+            return Err(invalid("vsock.uds_path", "must not be empty"));
+        }
+        // sun_path is 108 bytes with its NUL; guest connections add `_<port>`.
+        if len > 96 {
+            return Err(invalid(
+                "vsock.uds_path",
+                format!("must be at most 96 bytes (a Unix socket path), got {len}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `network-interfaces[]`: a virtio-net device on an existing host TAP device, with
+/// Firecracker's fields. The body of `PUT /network-interfaces/{iface_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInterface {
+    /// `iface_id` (required): a unique name of letters, digits and underscores.
+    pub iface_id: String,
+    /// `host_dev_name` (required): the TAP device, which must exist in rvnest's
+    /// network namespace.
+    pub host_dev_name: String,
+    /// `guest_mac` (optional): the guest's MAC address, `aa:bb:cc:dd:ee:ff`; without
+    /// it the guest makes one up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_mac: Option<String>,
+}
+
+/// Parses a MAC address written `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// Checks a list of network interfaces together: names, unique ids and TAPs, MACs.
+pub fn validate_network_interfaces(ifaces: &[NetworkInterface]) -> Result<(), FieldError> {
+    for (i, iface) in ifaces.iter().enumerate() {
+        let field = format!("network-interfaces[{i}]");
+        let id = &iface.iface_id;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                &format!("{field}.iface_id"),
+                format!("must be letters, digits and underscores, got {id:?}"),
+            ));
+        }
+        let tap = &iface.host_dev_name;
+        if tap.is_empty()
+            || tap.len() > 15
+            || tap
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace() || c == '\0')
+        {
+            return Err(invalid(
+                &format!("{field}.host_dev_name"),
+                format!("must be an interface name of 1 to 15 bytes, got {tap:?}"),
+            ));
+        }
+        if let Some(mac) = &iface.guest_mac
+            && parse_mac(mac).is_none()
+        {
+            return Err(invalid(
+                &format!("{field}.guest_mac"),
+                format!("must be a MAC address such as \"06:00:ac:10:00:02\", got {mac:?}"),
+            ));
+        }
+        if ifaces[..i].iter().any(|o| o.iface_id == iface.iface_id) {
+            return Err(invalid(
+                &format!("{field}.iface_id"),
+                format!("duplicate iface_id {id:?}"),
+            ));
+        }
+        if ifaces[..i]
+            .iter()
+            .any(|o| o.host_dev_name == iface.host_dev_name)
+        {
+            return Err(invalid(
+                &format!("{field}.host_dev_name"),
+                format!("TAP {tap:?} is already used by another interface"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the virtio devices fit in the machine's slots.
+pub fn check_slots(
+    drives: usize,
+    ifaces: usize,
+    entropy: bool,
+    vsock: bool,
+) -> Result<(), FieldError> {
+    let used = drives + ifaces + usize::from(entropy) + usize::from(vsock);
+    if used > MAX_DRIVES {
+        return Err(invalid(
+            "drives",
+            format!(
+                "{drives} drives, {ifaces} network interfaces, {} entropy and {} vsock \
+                 devices need {used} virtio-mmio slots; the machine has {MAX_DRIVES}",
+                usize::from(entropy),
+                usize::from(vsock)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `entropy`: a virtio-rng device fed by the host's `getrandom` (Firecracker's
+/// entropy device, without its rate limiter). The body of `PUT /entropy`: `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntropyConfig {}
+
+/// The most drives a VM takes: one virtio-mmio slot of the machine each.
+/// The slots are shared with the network interfaces and the entropy device.
+pub const MAX_DRIVES: usize = 8;
+
+/// `drives[]`: a virtio-blk device backed by a raw image file, with Firecracker's
+/// fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drive {
+    /// `drive_id` (required): a unique name of letters, digits and underscores; the
+    /// guest reads it back as the device's serial (get-id, first 20 bytes).
+    pub drive_id: String,
+    /// `path_on_host` (required): the raw image (a regular file or a block device).
+    pub path_on_host: PathBuf,
+    /// `is_root_device` (required): the guest's root file system; at most one drive.
+    /// It becomes `/dev/vda` and the command line gets `root=` and `ro` or `rw`.
+    pub is_root_device: bool,
+    /// `is_read_only` (optional, default `false`): the guest may not write.
+    #[serde(default)]
+    pub is_read_only: bool,
+    /// `partuuid` (optional): with `is_root_device`, the root is
+    /// `root=PARTUUID=<partuuid>` instead of `/dev/vda`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partuuid: Option<String>,
+    /// `cache_type` (optional, default `"Unsafe"`): `"Writeback"` offers the guest flush
+    /// requests, which fsync the image.
+    #[serde(default)]
+    pub cache_type: CacheType,
+    /// `io_engine` (optional, default `"Sync"`): only `"Sync"` is available.
+    #[serde(default)]
+    pub io_engine: IoEngine,
+}
+
+/// `drives[].cache_type`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CacheType {
+    /// `"Unsafe"` (default): no flush requests; writes reach the image's page cache.
+    #[default]
+    Unsafe,
+    /// `"Writeback"`: flush requests fsync the image.
+    Writeback,
+}
+
+/// `drives[].io_engine`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IoEngine {
+    /// `"Sync"` (default): requests are served one after the other on a device thread.
+    #[default]
+    Sync,
+    /// `"Async"`: io_uring in Firecracker; refused by rvnest.
+    Async,
+}
+
+impl Drive {
+    /// Checks one drive's values; `field` is its path (`drives[0]`).
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
+        let id = &self.drive_id;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                &format!("{field}.drive_id"),
+                format!("must be letters, digits and underscores, got {id:?}"),
+            ));
+        }
+        if self.path_on_host.as_os_str().is_empty() {
+            return Err(invalid(
+                &format!("{field}.path_on_host"),
+                "must not be empty",
+            ));
+        }
+        if let Some(partuuid) = &self.partuuid
+            && (partuuid.is_empty() || !partuuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        {
+            return Err(invalid(
+                &format!("{field}.partuuid"),
+                format!("must be a partition UUID (hex digits and dashes), got {partuuid:?}"),
+            ));
+        }
+        if self.io_engine == IoEngine::Async {
+            return Err(invalid(
+                &format!("{field}.io_engine"),
+                "\"Async\" is not available in rvnest; use \"Sync\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that the image exists, is not a directory, and can be opened the way the
+    /// drive needs it (for writing unless read-only).
+    pub fn check_file(&self, field: &str) -> Result<(), ConfigError> {
+        let path = &self.path_on_host;
+        let fail = |source: io::Error| ConfigError::FileAccess {
+            what: "drive image",
+            path: path.clone(),
+            field: field.to_string(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(fail)?;
+        if meta.is_dir() {
+            return Err(fail(io::Error::other("is a directory")));
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(!self.is_read_only)
+            .open(path)
+            .map(drop)
+            .map_err(fail)
+    }
+}
+
+/// Checks a list of drives together: each drive, unique ids, at most one root
+/// device, at most [`MAX_DRIVES`].
+pub fn validate_drives(drives: &[Drive]) -> Result<(), FieldError> {
+    if drives.len() > MAX_DRIVES {
+        return Err(invalid(
+            "drives",
+            format!("at most {MAX_DRIVES} drives, got {}", drives.len()),
+        ));
+    }
+    for (i, drive) in drives.iter().enumerate() {
+        let field = format!("drives[{i}]");
+        drive.validate(&field)?;
+        if drives[..i].iter().any(|d| d.drive_id == drive.drive_id) {
+            return Err(invalid(
+                &format!("{field}.drive_id"),
+                format!("duplicate drive_id {:?}", drive.drive_id),
+            ));
+        }
+        if drive.is_root_device && drives[..i].iter().any(|d| d.is_root_device) {
+            return Err(invalid(
+                &format!("{field}.is_root_device"),
+                "only one drive can be the root device",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl VmConfig {
+    /// The drives in the order the guest sees them: the root device first (`vda`),
+    /// then the others as listed.
+    pub fn drives_in_guest_order(&self) -> Vec<&Drive> {
+        let root = self.drives.iter().filter(|d| d.is_root_device);
+        root.chain(self.drives.iter().filter(|d| !d.is_root_device))
+            .collect()
+    }
+
+    /// What the root drive adds to the kernel command line, as Firecracker does:
+    /// `root=/dev/vda` (or `root=PARTUUID=...`) and `ro` or `rw`.
+    pub fn root_boot_args(&self) -> Option<String> {
+        let root = self.drives.iter().find(|d| d.is_root_device)?;
+        let device = match &root.partuuid {
+            Some(partuuid) => format!("PARTUUID={partuuid}"),
+            None => "/dev/vda".to_string(),
+        };
+        let mode = if root.is_read_only { "ro" } else { "rw" };
+        Some(format!("root={device} {mode}"))
+    }
 }
 
 /// `boot-source`: the kernel, the optional initrd and the kernel command line.
@@ -116,6 +439,32 @@ pub struct MachineConfig {
     /// guest hypervisor; requires `nested: true` when enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// `smt` (optional, Firecracker's): `false` is accepted; `true` is refused (a
+    /// RISC-V hart has no SMT sibling to pair it with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smt: Option<bool>,
+    /// `track_dirty_pages` (optional, Firecracker's): `false` is accepted; `true` is
+    /// refused (rvnest takes no snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_dirty_pages: Option<bool>,
+    /// `huge_pages` (optional, Firecracker's): `"None"` is accepted; `"2M"` is refused
+    /// (guest RAM is backed by ordinary pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huge_pages: Option<HugePages>,
+    /// `cpu_template` (optional, Firecracker's): `"None"` is accepted; the x86 and Arm
+    /// templates are refused (the harts' ISA comes from the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_template: Option<String>,
+}
+
+/// `machine-config.huge_pages`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HugePages {
+    /// `"None"`: ordinary pages.
+    None,
+    /// `"2M"`: 2 MiB huge pages (refused).
+    #[serde(rename = "2M")]
+    Huge2M,
 }
 
 impl Default for MachineConfig {
@@ -129,6 +478,10 @@ impl Default for MachineConfig {
             irqchip: IrqChip::Auto,
             nested: false,
             nacl: None,
+            smt: None,
+            track_dirty_pages: None,
+            huge_pages: None,
+            cpu_template: None,
         }
     }
 }
@@ -155,6 +508,22 @@ pub struct MachineConfigUpdate {
     /// New `nacl` section (replaces the old one whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// `smt` (Firecracker's, as in `machine-config`): `false` is accepted; `true` is refused (a
+    /// RISC-V hart has no SMT sibling to pair it with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smt: Option<bool>,
+    /// `track_dirty_pages` (Firecracker's, as in `machine-config`): `false` is accepted; `true` is
+    /// refused (rvnest takes no snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_dirty_pages: Option<bool>,
+    /// `huge_pages` (Firecracker's, as in `machine-config`): `"None"` is accepted; `"2M"` is refused
+    /// (guest RAM is backed by ordinary pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huge_pages: Option<HugePages>,
+    /// `cpu_template` (Firecracker's, as in `machine-config`): `"None"` is accepted; the x86 and Arm
+    /// templates are refused (the harts' ISA comes from the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_template: Option<String>,
 }
 
 impl MachineConfigUpdate {
@@ -167,6 +536,13 @@ impl MachineConfigUpdate {
             irqchip: self.irqchip.unwrap_or(base.irqchip),
             nested: self.nested.unwrap_or(base.nested),
             nacl: self.nacl.clone().or_else(|| base.nacl.clone()),
+            smt: self.smt.or(base.smt),
+            track_dirty_pages: self.track_dirty_pages.or(base.track_dirty_pages),
+            huge_pages: self.huge_pages.or(base.huge_pages),
+            cpu_template: self
+                .cpu_template
+                .clone()
+                .or_else(|| base.cpu_template.clone()),
         }
     }
 }
@@ -363,15 +739,15 @@ pub enum ConfigError {
     /// The JSON is malformed, or a field is unknown, missing, mistyped or out of range.
     #[error("Invalid config: {0}")]
     Invalid(#[from] FieldError),
-    /// A file named by the config (kernel image or initrd) cannot be read.
+    /// A file named by the config (kernel image, initrd, drive image) cannot be used.
     #[error("Cannot read {what} {} ({field}): {}", .path.display(), io_message(.source))]
     FileAccess {
-        /// What the file is: `kernel image` or `initrd`.
+        /// What the file is: `kernel image`, `initrd` or `drive image`.
         what: &'static str,
         /// The path as written in the config.
         path: PathBuf,
         /// The config key that named it, e.g. `boot-source.kernel_image_path`.
-        field: &'static str,
+        field: String,
         /// The underlying error.
         #[source]
         source: io::Error,
@@ -395,6 +771,8 @@ impl Body for VmConfig {
         &["machine-config", "nacl"],
         &["logger"],
         &["metrics"],
+        &["entropy"],
+        &["vsock"],
     ];
 }
 
@@ -418,6 +796,22 @@ impl Body for LoggerConfig {
 
 impl Body for MetricsConfig {
     const PATH: &'static [&'static str] = &["metrics"];
+}
+
+impl Body for NetworkInterface {
+    const PATH: &'static [&'static str] = &["network-interfaces[]"];
+}
+
+impl Body for EntropyConfig {
+    const PATH: &'static [&'static str] = &["entropy"];
+}
+
+impl Body for VsockConfig {
+    const PATH: &'static [&'static str] = &["vsock"];
+}
+
+impl Body for Drive {
+    const PATH: &'static [&'static str] = &["drives[]"];
 }
 
 impl VmConfig {
@@ -447,7 +841,11 @@ impl VmConfig {
     /// initrd are readable regular files. Returns the first problem found.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_values()?;
-        self.boot_source.check_files()
+        self.boot_source.check_files()?;
+        for (i, drive) in self.drives.iter().enumerate() {
+            drive.check_file(&format!("drives[{i}].path_on_host"))?;
+        }
+        Ok(())
     }
 
     /// The checks of [`VmConfig::validate`] that do not touch the file system.
@@ -460,6 +858,17 @@ impl VmConfig {
         if let Some(metrics) = &self.metrics {
             metrics.validate()?;
         }
+        validate_drives(&self.drives)?;
+        validate_network_interfaces(&self.network_interfaces)?;
+        if let Some(vsock) = &self.vsock {
+            vsock.validate()?;
+        }
+        check_slots(
+            self.drives.len(),
+            self.network_interfaces.len(),
+            self.entropy.is_some(),
+            self.vsock.is_some(),
+        )?;
         Ok(())
     }
 }
@@ -551,6 +960,35 @@ impl MachineConfig {
                  (use \"plic\" or \"auto\")",
             ));
         }
+        if self.smt == Some(true) {
+            return Err(invalid(
+                "machine-config.smt",
+                "true is not available: RISC-V harts have no SMT siblings (send false or omit it)",
+            ));
+        }
+        if self.track_dirty_pages == Some(true) {
+            return Err(invalid(
+                "machine-config.track_dirty_pages",
+                "true is not available: rvnest takes no snapshots (send false or omit it)",
+            ));
+        }
+        if self.huge_pages == Some(HugePages::Huge2M) {
+            return Err(invalid(
+                "machine-config.huge_pages",
+                "\"2M\" is not available: guest RAM uses ordinary pages (send \"None\")",
+            ));
+        }
+        if let Some(template) = &self.cpu_template
+            && template != "None"
+        {
+            return Err(invalid(
+                "machine-config.cpu_template",
+                format!(
+                    "{template:?} is not available: the harts' ISA comes from the backend \
+                     (send \"None\" or omit it)"
+                ),
+            ));
+        }
         if let Some(nacl) = &self.nacl {
             if nacl.enabled && !self.nested {
                 return Err(invalid(
@@ -622,7 +1060,7 @@ fn check_file(path: &Path, what: &'static str, field: &'static str) -> Result<()
     let fail = |source: io::Error| ConfigError::FileAccess {
         what,
         path: path.to_path_buf(),
-        field,
+        field: field.to_string(),
         source,
     };
     let mut file = File::open(path).map_err(fail)?;

@@ -4,7 +4,10 @@
 
 use serde::Serialize;
 
-use crate::config::{BootSource, LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig};
+use crate::config::{
+    BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MachineConfigUpdate,
+    MetricsConfig, NetworkInterface, VsockConfig,
+};
 use crate::parse::{Body, from_json};
 use crate::types::{ActionType, ApiError, InstanceActionInfo, RequestedVmState, VmStateUpdate};
 
@@ -17,8 +20,25 @@ pub struct Route {
     pub methods: &'static [&'static str],
 }
 
-/// Every endpoint. `api/openapi.yaml` documents exactly these (a test checks).
+/// Every endpoint. `api/openapi.yaml` documents exactly these (a test checks). A
+/// segment `{name}` stands for any one non-empty segment.
 pub const ROUTES: &[Route] = &[
+    Route {
+        path: "/drives/{drive_id}",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/entropy",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/vsock",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/network-interfaces/{iface_id}",
+        methods: &["PUT"],
+    },
     Route {
         path: "/",
         methods: &["GET"],
@@ -88,6 +108,14 @@ pub enum ApiRequest {
     PutLogger(LoggerConfig),
     /// `PUT /metrics`.
     PutMetrics(MetricsConfig),
+    /// `PUT /drives/{drive_id}` (the body's `drive_id` is the path's).
+    PutDrive(Drive),
+    /// `PUT /entropy`.
+    PutEntropy(EntropyConfig),
+    /// `PUT /network-interfaces/{iface_id}` (the body's `iface_id` is the path's).
+    PutNetworkInterface(NetworkInterface),
+    /// `PUT /vsock`.
+    PutVsock(VsockConfig),
 }
 
 /// The VMM's answer to an [`ApiRequest`].
@@ -166,7 +194,7 @@ impl RouteError {
 
 /// Maps `method` and `path` with `body` to a typed request.
 pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteError> {
-    let Some(route) = ROUTES.iter().find(|r| r.path == path) else {
+    let Some(route) = ROUTES.iter().find(|r| matches_template(r.path, path)) else {
         return Err(RouteError {
             status: 404,
             message: format!("Unknown path {}", printable(path)),
@@ -180,7 +208,7 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
             allow: Some(route.methods.join(", ")),
         });
     }
-    Ok(match (method, path) {
+    Ok(match (method, route.path) {
         ("GET", "/") => ApiRequest::GetInstanceInfo,
         ("GET", "/version") => ApiRequest::GetVersion,
         ("GET", "/machine-config") => ApiRequest::GetMachineConfig,
@@ -193,6 +221,32 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
         ("PUT", "/metrics") => ApiRequest::PutMetrics(body_of(body)?),
         ("PUT", "/actions") => ApiRequest::Action(body_of::<InstanceActionInfo>(body)?.action_type),
         ("PATCH", "/vm") => ApiRequest::SetVmState(body_of::<VmStateUpdate>(body)?.state),
+        ("PUT", "/entropy") => ApiRequest::PutEntropy(body_of(body)?),
+        ("PUT", "/vsock") => ApiRequest::PutVsock(body_of(body)?),
+        ("PUT", "/network-interfaces/{iface_id}") => {
+            let iface: NetworkInterface = body_of(body)?;
+            let id = path.rsplit('/').next().unwrap_or_default();
+            if iface.iface_id != id {
+                return Err(RouteError::bad_request(format!(
+                    "Invalid request body: iface_id {:?} differs from the path's {:?}",
+                    printable(&iface.iface_id),
+                    printable(id)
+                )));
+            }
+            ApiRequest::PutNetworkInterface(iface)
+        }
+        ("PUT", "/drives/{drive_id}") => {
+            let drive: Drive = body_of(body)?;
+            let id = path.rsplit('/').next().unwrap_or_default();
+            if drive.drive_id != id {
+                return Err(RouteError::bad_request(format!(
+                    "Invalid request body: drive_id {:?} differs from the path's {:?}",
+                    printable(&drive.drive_id),
+                    printable(id)
+                )));
+            }
+            ApiRequest::PutDrive(drive)
+        }
         _ => {
             return Err(RouteError {
                 status: 500,
@@ -201,6 +255,25 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
             });
         }
     })
+}
+
+/// Whether `path` fits `template`, whose `{name}` segments match any one non-empty
+/// segment.
+fn matches_template(template: &str, path: &str) -> bool {
+    let mut want = template.split('/');
+    let mut have = path.split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return true,
+            (Some(w), Some(h)) if w.starts_with('{') && w.ends_with('}') => {
+                if h.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(h)) if w == h => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Parses a JSON body; the message names the field at fault.
@@ -248,6 +321,16 @@ mod tests {
             ("/vm", r#"{"state": "Paused"}"#),
             ("/logger", r#"{"level": "Debug"}"#),
             ("/metrics", r#"{"metrics_path": "/tmp/m"}"#),
+            ("/entropy", "{}"),
+            ("/vsock", r#"{"guest_cid": 3, "uds_path": "/tmp/v.sock"}"#),
+            (
+                "/network-interfaces/{iface_id}",
+                r#"{"iface_id": "rootfs", "host_dev_name": "tap0"}"#,
+            ),
+            (
+                "/drives/{drive_id}",
+                r#"{"drive_id": "rootfs", "path_on_host": "/r", "is_root_device": true}"#,
+            ),
         ];
         for r in ROUTES {
             for method in r.methods {
@@ -265,13 +348,43 @@ mod tests {
                 } else {
                     body
                 };
+                let path = r
+                    .path
+                    .replace("{drive_id}", "rootfs")
+                    .replace("{iface_id}", "rootfs");
                 assert!(
-                    route(method, r.path, body.as_bytes()).is_ok(),
+                    route(method, &path, body.as_bytes()).is_ok(),
                     "{method} {}",
                     r.path
                 );
             }
         }
+    }
+
+    #[test]
+    fn drive_ids_come_from_the_path_and_must_match_the_body() {
+        let body = r#"{"drive_id": "rootfs", "path_on_host": "/r", "is_root_device": true}"#;
+        let Ok(ApiRequest::PutDrive(drive)) = route("PUT", "/drives/rootfs", body.as_bytes())
+        else {
+            panic!("PUT /drives/rootfs");
+        };
+        assert_eq!(drive.drive_id, "rootfs");
+        assert!(drive.is_root_device);
+        let e = fault("PUT", "/drives/other", body);
+        assert_eq!(e.status, 400);
+        assert!(
+            e.message.contains("differs from the path's"),
+            "{}",
+            e.message
+        );
+        assert_eq!(fault("PUT", "/drives/", body).status, 404);
+        assert_eq!(fault("PUT", "/drives/a/b", body).status, 404);
+        let e = fault("PUT", "/drives/rootfs", r#"{"drive_id": "rootfs"}"#);
+        assert!(
+            e.message.contains("missing required field"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -309,7 +422,7 @@ mod tests {
         let e = fault("GET", "/nope", "");
         assert_eq!((e.status, e.message.as_str()), (404, "Unknown path /nope"));
         assert_eq!(fault("GET", "/vm/", "").status, 404);
-        assert_eq!(fault("DELETE", "/drives/rootfs", "").status, 404);
+        assert_eq!(fault("DELETE", "/balloon/statistics", "").status, 404);
         let e = fault("GET", &format!("/\u{7}{}", "x".repeat(100)), "");
         assert!(
             e.message.contains("\\u{7}") && e.message.ends_with("..."),
@@ -348,8 +461,8 @@ mod tests {
             (
                 "PUT",
                 "/machine-config",
-                r#"{"vcpu_count": 1, "mem_size_mib": 64, "cpu_template": "T2"}"#,
-                "Invalid request body: unknown field \"cpu_template\" in machine-config",
+                r#"{"vcpu_count": 1, "mem_size_mib": 64, "cpu_templat": "T2"}"#,
+                "Invalid request body: unknown field \"cpu_templat\" in machine-config",
             ),
             (
                 "PUT",

@@ -6,7 +6,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BootSource, LoggerConfig, MachineConfig, MetricsConfig};
+use crate::config::{
+    BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig, NetworkInterface,
+    VsockConfig,
+};
 use crate::parse::Body;
 
 /// The name `GET /` reports as `app_name`.
@@ -119,6 +122,18 @@ pub struct FullVmConfig {
     /// `metrics`, once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// `drives`, as configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drives: Vec<Drive>,
+    /// `network-interfaces`, as configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<NetworkInterface>,
+    /// `entropy`, once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy: Option<EntropyConfig>,
+    /// `vsock`, once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock: Option<VsockConfig>,
 }
 
 /// The body of every error response.

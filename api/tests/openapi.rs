@@ -6,8 +6,9 @@
 use std::collections::BTreeSet;
 
 use api::config::{
-    Backend, BootSource, LogLevel, LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig,
-    NaclConfig, NaclFeature,
+    Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, LogLevel, LoggerConfig,
+    MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature, NetworkInterface,
+    VsockConfig,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
@@ -241,6 +242,10 @@ fn request_schemas_match_the_rust_types() {
     request_schema::<VmStateUpdate>(&doc, "Vm");
     request_schema::<LoggerConfig>(&doc, "Logger");
     request_schema::<MetricsConfig>(&doc, "Metrics");
+    request_schema::<Drive>(&doc, "Drive");
+    request_schema::<EntropyConfig>(&doc, "Entropy");
+    request_schema::<NetworkInterface>(&doc, "NetworkInterface");
+    request_schema::<VsockConfig>(&doc, "Vsock");
 }
 
 /// [`NaclConfig`] as a body of its own (it is only ever nested).
@@ -417,6 +422,26 @@ fn response_bodies_match_their_schemas() {
         metrics: Some(MetricsConfig {
             metrics_path: "/m".into(),
         }),
+        drives: vec![Drive {
+            drive_id: "rootfs".into(),
+            path_on_host: "/r.ext4".into(),
+            is_root_device: true,
+            is_read_only: false,
+            partuuid: Some("0eaa91a0-01".into()),
+            cache_type: CacheType::Writeback,
+            io_engine: IoEngine::Sync,
+        }],
+        entropy: Some(EntropyConfig {}),
+        vsock: Some(VsockConfig {
+            vsock_id: Some("vsock0".into()),
+            guest_cid: 3,
+            uds_path: "/tmp/v.sock".into(),
+        }),
+        network_interfaces: vec![NetworkInterface {
+            iface_id: "eth0".into(),
+            host_dev_name: "tap0".into(),
+            guest_mac: Some("06:00:ac:10:00:02".into()),
+        }],
     };
     conforms(&doc, "FullVmConfiguration", &full);
     conforms(
@@ -427,6 +452,10 @@ fn response_bodies_match_their_schemas() {
             machine_config: MachineConfig::default(),
             logger: None,
             metrics: None,
+            drives: Vec::new(),
+            entropy: None,
+            vsock: None,
+            network_interfaces: Vec::new(),
         },
     );
     conforms(&doc, "VmCounters", &VmCounters::default());

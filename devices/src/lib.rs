@@ -1,5 +1,5 @@
 //! Emulated devices of the rvnest machine: the MMIO bus, the 16550A UART and the
-//! SiFive PLIC.
+//! SiFive PLIC, and the virtio-mmio devices.
 //!
 //! Every device is a state machine (house style #1): it is driven by `read`/`write`
 //! calls from the bus and by explicit input calls from the VMM, owns no threads or
@@ -36,6 +36,7 @@ pub mod bus;
 pub mod irq;
 pub mod plic;
 pub mod uart;
+pub mod virtio;
 
 #[cfg(test)]
 mod tests {

@@ -68,6 +68,7 @@ fn boot_pause_resume_count_and_shut_down_through_the_api() {
             irqchip: IrqChip::Plic,
             nested: false,
             nacl: None,
+            ..MachineConfig::default()
         })
         .expect("PUT /machine-config");
     client

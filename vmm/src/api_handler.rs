@@ -9,7 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use api::config::{BootSource, ConfigError, LoggerConfig, MachineConfig, MetricsConfig, VmConfig};
+use api::config::{
+    BootSource, ConfigError, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig,
+    NetworkInterface, VmConfig, VsockConfig, check_slots, validate_drives,
+    validate_network_interfaces,
+};
 use api::routes::{ApiRequest, ApiResponse};
 use api::types::{
     APP_NAME, ActionType, FullVmConfig, InstanceInfo, InstanceState, MetricsRecord,
@@ -31,6 +35,10 @@ pub struct Vmm {
     machine_config: MachineConfig,
     logger_config: Option<LoggerConfig>,
     metrics_config: Option<MetricsConfig>,
+    drives: Vec<Drive>,
+    entropy: Option<EntropyConfig>,
+    vsock: Option<VsockConfig>,
+    network_interfaces: Vec<NetworkInterface>,
     logger: Logger,
     metrics: Option<MetricsFile>,
     last_flush: Instant,
@@ -64,6 +72,10 @@ impl Vmm {
             machine_config: MachineConfig::default(),
             logger_config: None,
             metrics_config: None,
+            drives: Vec::new(),
+            entropy: None,
+            vsock: None,
+            network_interfaces: Vec::new(),
             logger,
             metrics: None,
             last_flush: Instant::now(),
@@ -84,6 +96,10 @@ impl Vmm {
         }
         self.boot_source = Some(config.boot_source.clone());
         self.machine_config = config.machine_config.clone();
+        self.drives = config.drives.clone();
+        self.entropy = config.entropy.clone();
+        self.vsock = config.vsock.clone();
+        self.network_interfaces = config.network_interfaces.clone();
         Ok(())
     }
 
@@ -97,6 +113,10 @@ impl Vmm {
             machine_config: self.machine_config.clone(),
             logger: self.logger_config.clone(),
             metrics: self.metrics_config.clone(),
+            drives: self.drives.clone(),
+            entropy: self.entropy.clone(),
+            vsock: self.vsock.clone(),
+            network_interfaces: self.network_interfaces.clone(),
         };
         let vm = Vm::start(&config)?;
         tracing::info!(
@@ -182,6 +202,10 @@ impl Vmm {
                 machine_config: self.machine_config.clone(),
                 logger: self.logger_config.clone(),
                 metrics: self.metrics_config.clone(),
+                drives: self.drives.clone(),
+                entropy: self.entropy.clone(),
+                vsock: self.vsock.clone(),
+                network_interfaces: self.network_interfaces.clone(),
             }),
             ApiRequest::GetCounters => ApiResponse::ok(&VmCounters {
                 vcpus: self.vm.as_ref().map(Vm::counters).unwrap_or_default(),
@@ -210,6 +234,70 @@ impl Vmm {
                 vmm.metrics_config = Some(config);
                 Ok(())
             }),
+            ApiRequest::PutDrive(drive) => self.pre_boot("PUT /drives", |vmm| {
+                let mut drives = vmm.drives.clone();
+                match drives.iter_mut().find(|d| d.drive_id == drive.drive_id) {
+                    Some(old) => *old = drive,
+                    None => drives.push(drive),
+                }
+                validate_drives(&drives).map_err(field_fault)?;
+                check_slots(
+                    drives.len(),
+                    vmm.network_interfaces.len(),
+                    vmm.entropy.is_some(),
+                    vmm.vsock.is_some(),
+                )
+                .map_err(field_fault)?;
+                for (i, drive) in drives.iter().enumerate() {
+                    drive
+                        .check_file(&format!("drives[{i}].path_on_host"))
+                        .map_err(config_fault)?;
+                }
+                vmm.drives = drives;
+                Ok(())
+            }),
+            ApiRequest::PutEntropy(entropy) => self.pre_boot("PUT /entropy", |vmm| {
+                check_slots(
+                    vmm.drives.len(),
+                    vmm.network_interfaces.len(),
+                    true,
+                    vmm.vsock.is_some(),
+                )
+                .map_err(field_fault)?;
+                vmm.entropy = Some(entropy);
+                Ok(())
+            }),
+            ApiRequest::PutVsock(vsock) => self.pre_boot("PUT /vsock", |vmm| {
+                vsock.validate().map_err(field_fault)?;
+                check_slots(
+                    vmm.drives.len(),
+                    vmm.network_interfaces.len(),
+                    vmm.entropy.is_some(),
+                    true,
+                )
+                .map_err(field_fault)?;
+                vmm.vsock = Some(vsock);
+                Ok(())
+            }),
+            ApiRequest::PutNetworkInterface(iface) => {
+                self.pre_boot("PUT /network-interfaces", |vmm| {
+                    let mut ifaces = vmm.network_interfaces.clone();
+                    match ifaces.iter_mut().find(|i| i.iface_id == iface.iface_id) {
+                        Some(old) => *old = iface,
+                        None => ifaces.push(iface),
+                    }
+                    validate_network_interfaces(&ifaces).map_err(field_fault)?;
+                    check_slots(
+                        vmm.drives.len(),
+                        ifaces.len(),
+                        vmm.entropy.is_some(),
+                        vmm.vsock.is_some(),
+                    )
+                    .map_err(field_fault)?;
+                    vmm.network_interfaces = ifaces;
+                    Ok(())
+                })
+            }
             ApiRequest::Action(action) => self.action(action),
             ApiRequest::SetVmState(state) => self.set_vm_state(state),
         }
@@ -360,6 +448,58 @@ mod tests {
             "Cannot read kernel image /nonexistent/Image (boot-source.kernel_image_path): No such file or directory"
         );
         assert!(vmm.boot_source.is_none());
+    }
+
+    #[test]
+    fn drives_are_added_replaced_and_checked_together() {
+        let mut vmm = vmm();
+        let image =
+            std::env::temp_dir().join(format!("rvnest-api-drive-{}.img", std::process::id()));
+        std::fs::write(&image, [0u8; 4096]).unwrap();
+        let drive = |id: &str, root: bool| Drive {
+            drive_id: id.into(),
+            path_on_host: image.clone(),
+            is_root_device: root,
+            is_read_only: false,
+            partuuid: None,
+            cache_type: Default::default(),
+            io_engine: Default::default(),
+        };
+        assert_eq!(
+            vmm.handle(ApiRequest::PutDrive(drive("rootfs", true)))
+                .status,
+            204
+        );
+        assert_eq!(
+            vmm.handle(ApiRequest::PutDrive(drive("data", false)))
+                .status,
+            204
+        );
+        let answer = vmm.handle(ApiRequest::PutDrive(drive("other", true)));
+        assert_eq!(answer.status, 400);
+        assert_eq!(
+            fault(&answer),
+            "Invalid request body: drives[2].is_root_device: only one drive can be the root device"
+        );
+        // Replacing the root drive by a data drive of the same id is fine.
+        assert_eq!(
+            vmm.handle(ApiRequest::PutDrive(drive("rootfs", false)))
+                .status,
+            204
+        );
+        assert_eq!(vmm.drives.len(), 2);
+        assert!(!vmm.drives[0].is_root_device);
+        let mut missing = drive("gone", false);
+        missing.path_on_host = "/nonexistent/disk.img".into();
+        let answer = vmm.handle(ApiRequest::PutDrive(missing));
+        assert_eq!(answer.status, 400);
+        assert!(
+            fault(&answer).contains("(drives[2].path_on_host): No such file"),
+            "{}",
+            fault(&answer)
+        );
+        assert_eq!(vmm.drives.len(), 2, "a refused drive is not kept");
+        let _ = std::fs::remove_file(image);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arch_riscv::fdt::{self, FdtConfig, InterruptController};
+use arch_riscv::fdt::{self, FdtConfig, InterruptController, VirtioMmioNode};
 use arch_riscv::image;
 use arch_riscv::layout::RAM_BASE;
 use thiserror::Error;
@@ -76,6 +76,8 @@ pub struct MachineDescription {
     pub cpu: GuestCpu,
     /// The interrupt controller.
     pub irqchip: InterruptController,
+    /// The virtio-mmio slots in use.
+    pub virtio_mmio: Vec<VirtioMmioNode>,
 }
 
 /// Loads kernel, initrd and FDT into `memory` for the machine `machine` describes.
@@ -123,10 +125,10 @@ pub fn load(
         mmu_type: machine.cpu.mmu_type,
         ram_base: RAM_BASE,
         ram_size,
-        bootargs: source.boot_args.clone().unwrap_or_default(),
+        bootargs: boot_args(config),
         initrd: initrd_range,
         timebase_frequency: machine.cpu.timebase_frequency,
-        virtio_mmio: Vec::new(),
+        virtio_mmio: machine.virtio_mmio.clone(),
         irqchip: machine.irqchip,
     })?;
     let fdt_addr =
@@ -142,6 +144,16 @@ pub fn load(
         entry: loaded.entry,
         fdt_addr,
     })
+}
+
+/// The configured command line, with what the root drive adds at its end.
+fn boot_args(config: &VmConfig) -> String {
+    let args = config.boot_source.boot_args.clone().unwrap_or_default();
+    match config.root_boot_args() {
+        Some(root) if args.is_empty() => root,
+        Some(root) => format!("{args} {root}"),
+        None => args,
+    }
 }
 
 fn source_path(config: &VmConfig) -> PathBuf {

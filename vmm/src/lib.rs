@@ -8,6 +8,7 @@ pub mod api_handler;
 pub mod boot;
 pub mod config;
 pub mod console;
+pub mod device_thread;
 pub mod hypervisor;
 pub mod logger;
 pub mod machine;

@@ -56,6 +56,11 @@ impl GuestMemory {
         }
     }
 
+    /// The mapping as vm-memory has it, for the virtio devices.
+    pub fn mmap(&self) -> &GuestMemoryMmap {
+        &self.mem
+    }
+
     /// Size in bytes.
     pub fn size(&self) -> u64 {
         self.size

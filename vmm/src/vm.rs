@@ -9,17 +9,28 @@ use std::time::Duration;
 
 use api::types::VcpuCounters as VcpuReport;
 use arch_riscv::fdt::InterruptController;
-use arch_riscv::layout::{PLIC_BASE, PLIC_NUM_SOURCES, PLIC_SIZE, UART_BASE, UART_IRQ, UART_SIZE};
+use arch_riscv::fdt::VirtioMmioNode;
+use arch_riscv::layout::{
+    PLIC_BASE, PLIC_NUM_SOURCES, PLIC_SIZE, UART_BASE, UART_IRQ, UART_SIZE, VIRTIO_MMIO_BASE,
+    VIRTIO_MMIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SLOTS,
+};
 use devices::bus::MmioBus;
 use devices::irq::IrqLine;
 use devices::plic::{Plic, PlicIrqLine};
 use devices::uart::Uart;
+use devices::virtio::VirtioDevice;
+use devices::virtio::block::{self, Block, DiskConfig};
+use devices::virtio::mmio::VirtioMmio;
+use devices::virtio::net::{Net, Tap};
+use devices::virtio::rng::Rng;
+use devices::virtio::vsock::Vsock;
 use event_manager::{EventManager, MutEventSubscriber, SubscriberOps};
 use thiserror::Error;
 
 use crate::boot::{self, BootError, MachineDescription};
-use crate::config::{Backend, VmConfig};
+use crate::config::{Backend, CacheType, VmConfig};
 use crate::console::{ConsoleUart, ExitWatcher, RawTerminal, StdinToUart};
+use crate::device_thread::{DeviceThread, Worker};
 use crate::hypervisor::{self, BackendKind, HypervisorError, IrqChipRequest, VmSetup};
 use crate::machine::{BackendIrqLine, ExitStatus, HartLines, Machine};
 use crate::memory::{GuestMemory, MemoryError};
@@ -67,6 +78,7 @@ pub struct Vm {
     machine: Arc<Machine>,
     uart: Arc<Mutex<ConsoleUart>>,
     threads: Vec<JoinHandle<()>>,
+    devices: Option<DeviceThread>,
     _terminal: RawTerminal,
 }
 
@@ -88,12 +100,76 @@ impl Vm {
         // guest gets; the device tree and the devices follow it.
         let vm = hypervisor.create_vm(&VmSetup {
             vcpu_count: harts as u32,
-            mmio_windows: vec![(PLIC_BASE, PLIC_SIZE), (UART_BASE, UART_SIZE)],
+            mmio_windows: vec![
+                (PLIC_BASE, PLIC_SIZE),
+                (UART_BASE, UART_SIZE),
+                (
+                    VIRTIO_MMIO_BASE,
+                    VIRTIO_MMIO_SIZE * u64::from(VIRTIO_MMIO_SLOTS),
+                ),
+            ],
             nesting: hypervisor::Nesting::from_config(machine_config),
             irqchip: IrqChipRequest::from_config(machine_config),
         })?;
         let irqchip = vm.interrupt_controller();
         tracing::info!("irqchip: {}", hypervisor::irqchip_name(&irqchip));
+
+        // The virtio devices first: an image that cannot be used stops the VM before it
+        // is built. Slot order: the drives (root first), the network interfaces, the
+        // entropy device, the vsock device.
+        let mut virtio: Vec<(Box<dyn VirtioDevice>, Worker)> = Vec::new();
+        for drive in config.drives_in_guest_order() {
+            let block = Block::new(&DiskConfig {
+                path: drive.path_on_host.clone(),
+                read_only: drive.is_read_only,
+                cache_type: match drive.cache_type {
+                    CacheType::Unsafe => block::CacheType::Unsafe,
+                    CacheType::Writeback => block::CacheType::Writeback,
+                },
+                id: drive.drive_id.clone(),
+            })
+            .map_err(|e| VmError::Devices(format!("drive {}: {e}", drive.drive_id)))?;
+            let worker = block
+                .worker()
+                .map_err(|e| VmError::Host(format!("Cannot set up a drive: {e}")))?;
+            virtio.push((Box::new(block), Arc::new(Mutex::new(worker))));
+        }
+        for iface in &config.network_interfaces {
+            let failed =
+                |e: String| VmError::Devices(format!("network interface {}: {e}", iface.iface_id));
+            let tap = Tap::open(&iface.host_dev_name).map_err(|e| failed(e.to_string()))?;
+            let mac = match &iface.guest_mac {
+                Some(text) => Some(
+                    api::config::parse_mac(text)
+                        .ok_or_else(|| failed(format!("bad guest_mac {text:?}")))?,
+                ),
+                None => None,
+            };
+            let net = Net::new(tap, mac).map_err(|e| failed(e.to_string()))?;
+            let worker = net.worker().map_err(|e| failed(e.to_string()))?;
+            virtio.push((Box::new(net), Arc::new(Mutex::new(worker))));
+        }
+        if config.entropy.is_some() {
+            let host =
+                |e: std::io::Error| VmError::Host(format!("Cannot set up the entropy device: {e}"));
+            let rng = Rng::new().map_err(host)?;
+            let worker = rng.worker().map_err(host)?;
+            virtio.push((Box::new(rng), Arc::new(Mutex::new(worker))));
+        }
+        if let Some(vsock) = &config.vsock {
+            let failed = |e: String| VmError::Devices(format!("vsock: {e}"));
+            let device = Vsock::new(u64::from(vsock.guest_cid), &vsock.uds_path)
+                .map_err(|e| failed(e.to_string()))?;
+            let worker = device.worker().map_err(|e| failed(e.to_string()))?;
+            virtio.push((Box::new(device), Arc::new(Mutex::new(worker))));
+        }
+        let slots: Vec<VirtioMmioNode> = (0..virtio.len() as u32)
+            .map(|slot| VirtioMmioNode {
+                base: VIRTIO_MMIO_BASE + u64::from(slot) * VIRTIO_MMIO_SIZE,
+                size: VIRTIO_MMIO_SIZE,
+                irq: VIRTIO_MMIO_IRQ_BASE + slot,
+            })
+            .collect();
 
         let mut memory = GuestMemory::new(machine_config.mem_size_mib)?;
         let boot = boot::load(
@@ -103,30 +179,55 @@ impl Vm {
                 harts: harts as u32,
                 cpu: vm.guest_cpu(),
                 irqchip,
+                virtio_mmio: slots.clone(),
             },
         )?;
         let memory = Arc::new(memory);
 
         let hart_lines = Arc::new(HartLines::default());
         let mut bus = MmioBus::new();
-        let uart_line: Arc<dyn IrqLine> = match irqchip {
+        let plic = match irqchip {
             InterruptController::Plic => {
                 let plic = Plic::new(PLIC_NUM_SOURCES, harts, hart_lines.clone())
                     .map_err(|e| VmError::Devices(e.to_string()))?;
                 let plic = Arc::new(Mutex::new(plic));
                 bus.insert(PLIC_BASE, PLIC_SIZE, plic.clone())
                     .map_err(|e| VmError::Devices(e.to_string()))?;
-                Arc::new(
-                    PlicIrqLine::new(plic, UART_IRQ)
-                        .map_err(|e| VmError::Devices(e.to_string()))?,
-                )
+                Some(plic)
             }
             // The backend's controller lives in the kernel: no MMIO for the VMM.
-            InterruptController::Aia(_) => Arc::new(BackendIrqLine::new(vm.clone(), UART_IRQ)),
+            InterruptController::Aia(_) => None,
         };
-        let uart = Arc::new(Mutex::new(Uart::new(std::io::stdout(), uart_line)));
+        let irq_line = |source: u32| -> Result<Arc<dyn IrqLine>, VmError> {
+            Ok(match &plic {
+                Some(plic) => Arc::new(
+                    PlicIrqLine::new(plic.clone(), source)
+                        .map_err(|e| VmError::Devices(e.to_string()))?,
+                ),
+                None => Arc::new(BackendIrqLine::new(vm.clone(), source)),
+            })
+        };
+        let uart = Arc::new(Mutex::new(Uart::new(
+            std::io::stdout(),
+            irq_line(UART_IRQ)?,
+        )));
         bus.insert(UART_BASE, UART_SIZE, uart.clone())
             .map_err(|e| VmError::Devices(e.to_string()))?;
+        let mut workers: Vec<Worker> = Vec::with_capacity(virtio.len());
+        for ((device, worker), slot) in virtio.into_iter().zip(&slots) {
+            workers.push(worker);
+            let transport = VirtioMmio::new(device, memory.mmap().clone(), irq_line(slot.irq)?);
+            bus.insert(slot.base, slot.size, Arc::new(Mutex::new(transport)))
+                .map_err(|e| VmError::Devices(e.to_string()))?;
+        }
+        let devices = if workers.is_empty() {
+            None
+        } else {
+            Some(
+                DeviceThread::spawn(workers)
+                    .map_err(|e| VmError::Host(format!("Cannot start the device thread: {e}")))?,
+            )
+        };
 
         vm.add_memory_region(memory.region())?;
         let vcpus = (0..harts as u32)
@@ -150,6 +251,7 @@ impl Vm {
             machine,
             uart,
             threads: Vec::with_capacity(harts),
+            devices,
             _terminal: terminal,
         };
         for (id, vcpu) in vcpus.into_iter().enumerate() {
@@ -221,6 +323,8 @@ impl Vm {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        // The vCPUs are gone: nothing notifies the queues any more.
+        self.devices.take();
     }
 }
 

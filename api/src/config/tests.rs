@@ -195,11 +195,128 @@ fn unknown_top_level_field() {
     let assets = Assets::new();
     let json = assets
         .json(MINIMAL_MACHINE)
-        .replacen('{', r#"{"drives": [], "#, 1);
+        .replacen('{', r#"{"balloon": {}, "#, 1);
     let e = err(&json);
     assert_eq!(
         e,
-        "Invalid config: unknown field \"drives\" in the top-level object (expected one of boot-source, machine-config, logger, metrics)"
+        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives, network-interfaces, entropy, vsock)"
+    );
+}
+
+/// The config with `drives` (a JSON array) added.
+fn with_drives(assets: &Assets, drives: &str) -> String {
+    assets
+        .json(MINIMAL_MACHINE)
+        .replacen('{', &format!(r#"{{"drives": {drives}, "#), 1)
+}
+
+fn drive(id: &str, path: &Path, root: bool) -> String {
+    format!(
+        r#"{{"drive_id": "{id}", "path_on_host": "{}", "is_root_device": {root}}}"#,
+        path.display()
+    )
+}
+
+#[test]
+fn drives_are_checked_together_and_name_the_field() {
+    let assets = Assets::new();
+    let image = assets.dir.join("disk.img");
+    std::fs::write(&image, [0u8; 4096]).unwrap();
+    let ok = VmConfig::from_json_str(&with_drives(
+        &assets,
+        &format!(
+            "[{}, {}]",
+            drive("data", &image, false),
+            drive("rootfs", &image, true)
+        ),
+    ))
+    .unwrap();
+    let order: Vec<&str> = ok
+        .drives_in_guest_order()
+        .iter()
+        .map(|d| d.drive_id.as_str())
+        .collect();
+    assert_eq!(order, ["rootfs", "data"], "the root device is vda");
+    assert_eq!(ok.root_boot_args().as_deref(), Some("root=/dev/vda rw"));
+    assert_eq!(ok.drives[0].cache_type, CacheType::Unsafe);
+
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            "[{}, {}]",
+            drive("a", &image, false),
+            drive("a", &image, false)
+        ),
+    ));
+    assert_eq!(
+        e,
+        "Invalid config: drives[1].drive_id: duplicate drive_id \"a\""
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            "[{}, {}]",
+            drive("a", &image, true),
+            drive("b", &image, true)
+        ),
+    ));
+    assert_eq!(
+        e,
+        "Invalid config: drives[1].is_root_device: only one drive can be the root device"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!("[{}]", drive("a-b", &image, false)),
+    ));
+    assert!(
+        e.starts_with("Invalid config: drives[0].drive_id: must be letters"),
+        "{e}"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!("[{}]", drive("a", &assets.dir.join("missing.img"), false)),
+    ));
+    assert!(
+        e.starts_with("Cannot read drive image")
+            && e.contains("(drives[0].path_on_host): No such file"),
+        "{e}"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!("[{}]", drive("a", &assets.dir, false)),
+    ));
+    assert!(
+        e.ends_with("(drives[0].path_on_host): is a directory"),
+        "{e}"
+    );
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            r#"[{{"drive_id": "a", "path_on_host": "{}", "is_root_device": false, "io_engine": "Async"}}]"#,
+            image.display()
+        ),
+    ));
+    assert!(e.starts_with("Invalid config: drives[0].io_engine:"), "{e}");
+    let e = err(&with_drives(
+        &assets,
+        &format!(
+            r#"[{{"drive_id": "a", "path_on_host": "{}", "is_root_device": false, "rate_limiter": {{}}}}]"#,
+            image.display()
+        ),
+    ));
+    assert!(e.contains("unknown field \"rate_limiter\""), "{e}");
+
+    let partuuid = VmConfig::from_json_str(&with_drives(
+        &assets,
+        &format!(
+            r#"[{{"drive_id": "r", "path_on_host": "{}", "is_root_device": true, "is_read_only": true, "partuuid": "0eaa91a0-01"}}]"#,
+            image.display()
+        ),
+    ))
+    .unwrap();
+    assert_eq!(
+        partuuid.root_boot_args().as_deref(),
+        Some("root=PARTUUID=0eaa91a0-01 ro")
     );
 }
 
@@ -501,6 +618,7 @@ fn machine_config_update_applies_only_its_fields() {
             enabled: true,
             features: vec![NaclFeature::SyncCsr],
         }),
+        ..MachineConfig::default()
     };
     assert_eq!(MachineConfigUpdate::default().apply(&base), base);
     let update = MachineConfigUpdate {
@@ -517,4 +635,112 @@ fn machine_config_update_applies_only_its_fields() {
     assert!(merged.validate().is_err());
     assert_eq!(MachineConfig::default().vcpu_count, 1);
     assert_eq!(MachineConfig::default().mem_size_mib, 128);
+}
+
+#[test]
+fn network_interfaces_name_the_field_at_fault() {
+    let assets = Assets::new();
+    let with = |ifaces: &str| {
+        assets.json(MINIMAL_MACHINE).replacen(
+            '{',
+            &format!(r#"{{"network-interfaces": {ifaces}, "#),
+            1,
+        )
+    };
+    let ok = VmConfig::from_json_str(&with(
+        r#"[{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02"}]"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        parse_mac(ok.network_interfaces[0].guest_mac.as_deref().unwrap()),
+        Some([6, 0, 0xac, 0x10, 0, 2])
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00"}]"#,
+    ));
+    assert!(
+        e.starts_with("Invalid config: network-interfaces[0].guest_mac: must be a MAC"),
+        "{e}"
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "a", "host_dev_name": "tap0"}, {"iface_id": "b", "host_dev_name": "tap0"}]"#,
+    ));
+    assert_eq!(
+        e,
+        "Invalid config: network-interfaces[1].host_dev_name: TAP \"tap0\" is already used by another interface"
+    );
+    let e = err(&with(r#"[{"iface_id": "a", "host_dev_name": "a/b"}]"#));
+    assert!(
+        e.starts_with("Invalid config: network-interfaces[0].host_dev_name:"),
+        "{e}"
+    );
+    let e = err(&with(
+        r#"[{"iface_id": "a", "host_dev_name": "tap0", "rx_rate_limiter": {}}]"#,
+    ));
+    assert!(e.contains("unknown field \"rx_rate_limiter\""), "{e}");
+}
+
+#[test]
+fn firecracker_machine_fields_are_accepted_with_their_meaning_or_refused_by_name() {
+    let assets = Assets::new();
+    let ok = VmConfig::from_json_str(&assets.json(
+        r#"{"vcpu_count": 1, "mem_size_mib": 512, "smt": false, "track_dirty_pages": false, "huge_pages": "None", "cpu_template": "None"}"#,
+    ))
+    .unwrap();
+    assert_eq!(ok.machine_config.smt, Some(false));
+    for (field, value, message) in [
+        ("smt", "true", "machine-config.smt: true is not available"),
+        (
+            "track_dirty_pages",
+            "true",
+            "machine-config.track_dirty_pages: true is not available",
+        ),
+        (
+            "huge_pages",
+            "\"2M\"",
+            "machine-config.huge_pages: \"2M\" is not available",
+        ),
+        (
+            "cpu_template",
+            "\"T2\"",
+            "machine-config.cpu_template: \"T2\" is not available",
+        ),
+    ] {
+        let e = err(&assets.json(&format!(
+            r#"{{"vcpu_count": 1, "mem_size_mib": 512, "{field}": {value}}}"#
+        )));
+        assert!(e.starts_with(&format!("Invalid config: {message}")), "{e}");
+    }
+}
+
+#[test]
+fn vsock_values_are_checked_and_name_the_field() {
+    let assets = Assets::new();
+    let with = |vsock: &str| {
+        assets
+            .json(MINIMAL_MACHINE)
+            .replacen('{', &format!(r#"{{"vsock": {vsock}, "#), 1)
+    };
+    let ok = VmConfig::from_json_str(&with(
+        r#"{"vsock_id": "vsock0", "guest_cid": 3, "uds_path": "/tmp/v.sock"}"#,
+    ))
+    .unwrap();
+    assert_eq!(ok.vsock.as_ref().map(|v| v.guest_cid), Some(3));
+    let e = err(&with(r#"{"guest_cid": 2, "uds_path": "/tmp/v.sock"}"#));
+    assert_eq!(
+        e,
+        "Invalid config: vsock.guest_cid: must be 3 or more (0-2 are reserved), got 2"
+    );
+    let e = err(&with(r#"{"guest_cid": 3, "uds_path": ""}"#));
+    assert_eq!(e, "Invalid config: vsock.uds_path: must not be empty");
+    let long = "x".repeat(97);
+    let e = err(&with(&format!(
+        r#"{{"guest_cid": 3, "uds_path": "/{long}"}}"#
+    )));
+    assert!(
+        e.starts_with("Invalid config: vsock.uds_path: must be at most 96 bytes"),
+        "{e}"
+    );
+    let e = err(&with(r#"{"guest_cid": 3}"#));
+    assert!(e.contains("uds_path"), "{e}");
 }

@@ -100,11 +100,13 @@ fn answers_and_keeps_the_connection() {
 fn routing_errors_are_answered_by_the_api_thread() {
     let server = TestServer::new(ServerOptions::default());
     let mut client = server.client();
-    let r = client.request("GET", "/drives/rootfs", None).expect("404");
+    let r = client
+        .request("GET", "/balloon/statistics", None)
+        .expect("404");
     assert_eq!(r.status, 404);
     assert_eq!(
         r.fault_message().as_deref(),
-        Some("Unknown path /drives/rootfs")
+        Some("Unknown path /balloon/statistics")
     );
     let r = client
         .request("PUT", "/machine-config", Some(b"{\"vcpu_count\": 1,"))

@@ -234,6 +234,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
                 irqchip,
                 nested,
                 nacl: None,
+                ..MachineConfig::default()
             })?),
             "Machine configuration set",
         ),
@@ -253,6 +254,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
                 irqchip,
                 nested,
                 nacl: None,
+                ..MachineConfigUpdate::default()
             })?),
             "Machine configuration updated",
         ),

@@ -1,0 +1,217 @@
+//! virtio-net end to end, inside a network namespace this test makes: a TAP device
+//! with the host's address, rvnest started in the namespace, Debian's kernel on an
+//! ext4 root drive whose init brings up eth0, pings the host side and sends it 4 MiB
+//! over TCP; the host side compares the checksum. Nothing outside the namespace is
+//! touched.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use e2e::{guest_dir, rvnest_binary, temp_path};
+
+const HOST_IP: &str = "10.213.0.1";
+const GUEST_IP: &str = "10.213.0.2";
+const PORT: u16 = 5000;
+const BLOB: usize = 4 << 20;
+
+const ROOT_INIT: &str = r#"#!/bin/sh
+export PATH=/bin
+busybox mount -t proc proc /proc
+busybox mount -t sysfs sysfs /sys
+busybox ip link set lo up
+busybox ip link set eth0 up
+busybox ip addr add GUEST_IP/24 dev eth0
+echo "GUEST-MAC $(busybox cat /sys/class/net/eth0/address)"
+busybox ping -c 3 -W 5 HOST_IP && echo PING-OK
+busybox dd if=/dev/urandom of=/blob bs=65536 count=64 2>/dev/null
+echo "GUEST-MD5 $(busybox md5sum /blob | busybox cut -d' ' -f1)"
+busybox nc HOST_IP PORT < /blob && echo TCP-SENT
+busybox poweroff -f
+"#;
+
+/// A network namespace with a TAP device, deleted on drop.
+struct Namespace(String);
+
+impl Namespace {
+    fn new(test: &str) -> Namespace {
+        let name = format!("rvnest-{test}-{}", std::process::id());
+        let ns = Namespace(name.clone());
+        sh(&format!(
+            "ip netns add {name} && ip -n {name} link set lo up && \
+             ip -n {name} tuntap add dev tap0 mode tap && \
+             ip -n {name} addr add {HOST_IP}/24 dev tap0 && ip -n {name} link set tap0 up"
+        ));
+        ns
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn sh(script: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn root_image(name: &str) -> (PathBuf, PathBuf) {
+    let tree = temp_path(&format!("{name}-tree"));
+    for dir in ["bin", "sbin", "dev", "proc", "sys", "tmp"] {
+        std::fs::create_dir_all(tree.join(dir)).unwrap();
+    }
+    std::fs::copy(guest_dir().join("busybox"), tree.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", tree.join("bin/sh")).unwrap();
+    let init = ROOT_INIT
+        .replace("GUEST_IP", GUEST_IP)
+        .replace("HOST_IP", HOST_IP)
+        .replace("PORT", &PORT.to_string());
+    std::fs::write(tree.join("sbin/init"), init).unwrap();
+    sh(&format!("chmod 0755 {}/sbin/init", tree.display()));
+    let image = temp_path(&format!("{name}-root.ext4"));
+    let file = std::fs::File::create(&image).unwrap();
+    file.set_len(64 << 20).unwrap();
+    sh(&format!(
+        "mkfs.ext4 -q -F -d {} {}",
+        tree.display(),
+        image.display()
+    ));
+    (image, tree)
+}
+
+/// Receives exactly [`BLOB`] bytes on the host side of the namespace and prints
+/// their MD5.
+const RECEIVER: &str = r#"
+import hashlib, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+print("LISTENING", flush=True)
+c, _ = s.accept()
+h = hashlib.md5()
+n = 0
+while n < int(sys.argv[3]):
+    d = c.recv(65536)
+    if not d:
+        break
+    h.update(d)
+    n += len(d)
+c.close()
+print("HOST-MD5", h.hexdigest(), n, flush=True)
+"#;
+
+#[test]
+fn the_guest_pings_and_sends_tcp_through_a_tap_in_a_namespace() {
+    let ns = Namespace::new("net");
+    let (image, tree) = root_image("net");
+    let mut receiver = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "python3", "-c", RECEIVER, HOST_IP])
+        .arg(PORT.to_string())
+        .arg(BLOB.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 receiver");
+    let mut receiver_out = receiver.stdout.take().expect("stdout");
+    let mut first = [0u8; 10];
+    receiver_out
+        .read_exact(&mut first)
+        .expect("receiver listening");
+    assert_eq!(&first, b"LISTENING\n");
+
+    let dir = guest_dir();
+    let config = format!(
+        r#"{{
+  "boot-source": {{
+    "kernel_image_path": "{kernel}",
+    "initrd_path": "{initrd}",
+    "boot_args": "console=ttyS0 earlycon=sbi panic=-1 rvnest.kvm=0 rvnest.cpuinfo=0 rvnest.init=switch_root rvnest.modules=virtio_mmio,virtio_blk,ext4,virtio_net"
+  }},
+  "machine-config": {{ "vcpu_count": 1, "mem_size_mib": 256, "backend": "soft" }},
+  "drives": [{{ "drive_id": "rootfs", "path_on_host": "{root}", "is_root_device": true }}],
+  "network-interfaces": [{{ "iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:0a:d5:00:02" }}]
+}}"#,
+        kernel = dir.join("Image").display(),
+        initrd = dir.join("initramfs.cpio.gz").display(),
+        root = image.display(),
+    );
+    let config_path = temp_path("net.json");
+    std::fs::write(&config_path, config).unwrap();
+    let vm = Command::new("timeout")
+        .args(["600", "ip", "netns", "exec", &ns.0])
+        .arg(rvnest_binary())
+        .arg("--config-file")
+        .arg(&config_path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("rvnest");
+    let stdout = String::from_utf8_lossy(&vm.stdout).into_owned();
+    let context = format!(
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&vm.stderr)
+    );
+    let _ = receiver.kill();
+    let mut host = String::new();
+    let _ = receiver_out.read_to_string(&mut host);
+    let _ = receiver.wait();
+    let _ = std::fs::remove_file(&config_path);
+    let _ = std::fs::remove_file(&image);
+    let _ = std::fs::remove_dir_all(&tree);
+
+    assert_eq!(vm.status.code(), Some(0), "{context}");
+    for line in ["GUEST-MAC 06:00:0a:d5:00:02", "PING-OK", "TCP-SENT"] {
+        assert!(stdout.contains(line), "missing {line:?}\n{context}");
+    }
+    let guest_md5 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("GUEST-MD5 "))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(guest_md5.len(), 32, "{context}");
+    assert_eq!(
+        host.trim(),
+        format!("HOST-MD5 {guest_md5} {BLOB}"),
+        "host side: {host}\n{context}"
+    );
+}
+
+#[test]
+fn a_missing_tap_is_refused_before_the_vm_exists() {
+    let ns = Namespace::new("notap");
+    let dir = guest_dir();
+    let config = format!(
+        r#"{{"boot-source": {{"kernel_image_path": "{}"}}, "machine-config": {{"vcpu_count": 1, "mem_size_mib": 64}},
+  "network-interfaces": [{{"iface_id": "eth0", "host_dev_name": "tap9"}}]}}"#,
+        dir.join("Image").display()
+    );
+    let path = temp_path("net-missing.json");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(rvnest_binary())
+        .arg("--config-file")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("rvnest");
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("network interface eth0: there is no TAP device \"tap9\""),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Linux version"));
+}
