@@ -133,7 +133,7 @@ fn operands(seed: u64) -> Vec<(u64, u64)> {
         pairs.push((a, 0));
     }
     let mut rng = XorShift(seed);
-    let mut shaped = |rng: &mut XorShift| {
+    let shaped = |rng: &mut XorShift| {
         let r = rng.next();
         match rng.next() % 6 {
             0 => r % 130,                       // shift amounts and bit indices, some > 63
