@@ -170,7 +170,7 @@ impl Hart {
 
     /// Breaks an LR reservation another store of this hart hits.
     #[inline]
-    fn note_store(&mut self, paddr: u64) {
+    pub(super) fn note_store(&mut self, paddr: u64) {
         if let Some((reserved, _)) = self.reservation
             && reserved & !7 == paddr & !7
         {

@@ -103,6 +103,8 @@ pub(crate) enum Format {
     None,
     /// `rs1`, `rs2` (SFENCE.VMA and HFENCE address/ID; HSV base/data).
     Rs,
+    /// `rs1` (the cache-block operations' address).
+    Rs1,
     /// x `rd`, `rs1`.
     XRs1,
     /// x `rd`, `rs1`, `rm`.
@@ -149,6 +151,7 @@ impl Format {
             Format::Fence => op.imm = (b >> 20) as i32,
             Format::None => {}
             Format::Rs => (op.rs1, op.rs2) = (rs1, rs2),
+            Format::Rs1 => op.rs1 = rs1,
             Format::XRs1 => (op.rd, op.rs1) = (xrd, rs1),
             Format::XRs1Rm => (op.rd, op.rs1, op.rm) = (xrd, rs1, rm),
             Format::FLoad => (op.rd, op.rs1, op.imm) = (rd, rs1, imm_i),
@@ -474,6 +477,27 @@ pub(crate) const TABLE: &[Entry] = &table! {
     // Zicond
     "czero.eqz"  CzeroEqz R       op(OP).f3(5).f7(0x07);
     "czero.nez"  CzeroNez R       op(OP).f3(7).f7(0x07);
+
+    // Zicbom, Zicboz: rs1 holds the address. (Zicbop's prefetches are ORI hints.)
+    "cbo.inval"  CboInval Rs1     op(MISC_MEM).f3(2).rd(0).imm12(0x000);
+    "cbo.clean"  CboClean Rs1     op(MISC_MEM).f3(2).rd(0).imm12(0x001);
+    "cbo.flush"  CboFlush Rs1     op(MISC_MEM).f3(2).rd(0).imm12(0x002);
+    "cbo.zero"   CboZero  Rs1     op(MISC_MEM).f3(2).rd(0).imm12(0x004);
+
+    // Zawrs
+    "wrs.nto"    WrsNto   None    op(SYSTEM).f3(0).rd(0).rs1(0).imm12(0x00d);
+    "wrs.sto"    WrsSto   None    op(SYSTEM).f3(0).rd(0).rs1(0).imm12(0x01d);
+
+    // Svinval
+    "sinval.vma" SinvalVma Rs     op(SYSTEM).f3(0).rd(0).f7(0x0b);
+    "sfence.w.inval" SfenceWInval None op(SYSTEM).f3(0).rd(0).rs1(0).imm12(0x180);
+    "sfence.inval.ir" SfenceInvalIr None op(SYSTEM).f3(0).rd(0).rs1(0).imm12(0x181);
+    "hinval.vvma" HinvalVvma Rs   op(SYSTEM).f3(0).rd(0).f7(0x13);
+    "hinval.gvma" HinvalGvma Rs   op(SYSTEM).f3(0).rd(0).f7(0x33);
+
+    // Zimop: the 32 mop.r.n and 8 mop.rr.n (n in the bits left open) write 0 to rd.
+    "mop.r.n"    MopR     XRs1    op(SYSTEM).f3(4).field(31, 1, 1).field(28, 2, 0).field(22, 4, 7);
+    "mop.rr.n"   MopRr    R       op(SYSTEM).f3(4).field(31, 1, 1).field(28, 2, 0).field(25, 1, 1);
 };
 
 /// [`TABLE`]'s lines bucketed by major opcode. The largest bucket, OP-FP, has 50.
@@ -783,6 +807,22 @@ pub(crate) mod tests {
     // Zicond: words from the Zicond specification (LLVM 14 lacks it).
     (0x0ec5d533, "czero.eqz a0, a1, a2", czero_eqz(A0, A1, A2), k(CzeroEqz).rd(10).rs1(11).rs2(12)),
     (0x0ec5f533, "czero.nez a0, a1, a2", czero_nez(A0, A1, A2), k(CzeroNez).rd(10).rs1(11).rs2(12)),
+    // Zicbom, Zicboz, Zawrs, Svinval, Zimop
+    (0x0005200f, "cbo.inval (a0)", cbo_inval(A0), k(CboInval).rs1(10)),
+    (0x0015200f, "cbo.clean (a0)", cbo_clean(A0), k(CboClean).rs1(10)),
+    (0x0025200f, "cbo.flush (a0)", cbo_flush(A0), k(CboFlush).rs1(10)),
+    (0x0045200f, "cbo.zero (a0)", cbo_zero(A0), k(CboZero).rs1(10)),
+    (0x00d00073, "wrs.nto", wrs_nto(), k(WrsNto)),
+    (0x01d00073, "wrs.sto", wrs_sto(), k(WrsSto)),
+    (0x16b50073, "sinval.vma a0, a1", sinval_vma(A0, A1), k(SinvalVma).rs1(10).rs2(11)),
+    (0x18000073, "sfence.w.inval", sfence_w_inval(), k(SfenceWInval)),
+    (0x18100073, "sfence.inval.ir", sfence_inval_ir(), k(SfenceInvalIr)),
+    (0x26b50073, "hinval.vvma a0, a1", hinval_vvma(A0, A1), k(HinvalVvma).rs1(10).rs2(11)),
+    (0x66b50073, "hinval.gvma a0, a1", hinval_gvma(A0, A1), k(HinvalGvma).rs1(10).rs2(11)),
+    (0x81c5c573, "mop.r.0 a0, a1", mop_r(0, A0, A1), k(MopR).rd(10).rs1(11)),
+    (0xcdf5c573, "mop.r.31 a0, a1", mop_r(31, A0, A1), k(MopR).rd(10).rs1(11)),
+    (0x82c5c573, "mop.rr.0 a0, a1, a2", mop_rr(0, A0, A1, A2), k(MopRr).rd(10).rs1(11).rs2(12)),
+    (0xcec5c573, "mop.rr.7 a0, a1, a2", mop_rr(7, A0, A1, A2), k(MopRr).rd(10).rs1(11).rs2(12)),
     ];
 
     #[test]
@@ -794,6 +834,12 @@ pub(crate) mod tests {
             let name = name.trim_end_matches(".aqrl").trim_end_matches(".aq");
             let name = name.trim_end_matches(".rl");
             let name = if name == "fence.tso" { "fence" } else { name };
+            // One table line stands for every n of the may-be-operations.
+            let name = match name {
+                _ if name.starts_with("mop.rr.") => "mop.rr.n",
+                _ if name.starts_with("mop.r.") => "mop.r.n",
+                _ => name,
+            };
             assert_eq!(mnemonic(word), Some(name), "mnemonic of `{asm}`");
         }
     }
@@ -849,8 +895,8 @@ pub(crate) mod tests {
         let kinds: HashSet<_> = TABLE.iter().map(|e| e.kind as u8).collect();
         assert_eq!(kinds.len(), TABLE.len(), "a kind appears on two lines");
         // Variants are declared Undecoded, Illegal, then the instructions, ending
-        // with CzeroNez.
-        let expected: HashSet<u8> = (OpKind::Illegal as u8 + 1..=OpKind::CzeroNez as u8).collect();
+        // with MopRr.
+        let expected: HashSet<u8> = (OpKind::Illegal as u8 + 1..=OpKind::MopRr as u8).collect();
         assert_eq!(kinds, expected);
     }
 
@@ -872,6 +918,7 @@ pub(crate) mod tests {
     type LrOp = fn(u8, u8, bool, bool) -> u32;
     type Upper = fn(u8, i32) -> u32;
     type Fixed = fn() -> u32;
+    type R1 = fn(u8) -> u32;
     type R4Rm = fn(u8, u8, u8, u8, u8) -> u32;
     type R3Rm = fn(u8, u8, u8, u8) -> u32;
 
@@ -1069,7 +1116,8 @@ pub(crate) mod tests {
         #[rustfmt::skip]
         let fixed: &[(Fixed, OpKind)] = &[
             (ecall, Ecall), (ebreak, Ebreak), (sret, Sret), (mret, Mret), (wfi, Wfi),
-            (fence_i, FenceI),
+            (fence_i, FenceI), (wrs_nto, WrsNto), (wrs_sto, WrsSto),
+            (sfence_w_inval, SfenceWInval), (sfence_inval_ir, SfenceInvalIr),
         ];
         for &(enc, kind) in fixed {
             check(enc(), k(kind));
@@ -1082,10 +1130,35 @@ pub(crate) mod tests {
         check(fence_tso(), k(Fence).imm(0x833));
         check(pause(), k(Fence).imm(0x010));
 
+        // Cache-block operations: rs1 only.
+        #[rustfmt::skip]
+        let cbo: &[(R1, OpKind)] = &[
+            (cbo_inval, CboInval), (cbo_clean, CboClean), (cbo_flush, CboFlush),
+            (cbo_zero, CboZero),
+        ];
+        for rs1 in REGS {
+            for &(enc, kind) in cbo {
+                check(enc(rs1), k(kind).rs1(rs1));
+            }
+        }
+
+        // Zimop: every n.
+        for rd in REGS {
+            for rs1 in REGS {
+                for n in 0..32 {
+                    check(mop_r(n, rd, rs1), k(MopR).rd(xd(rd)).rs1(rs1));
+                }
+                for n in 0..8 {
+                    check(mop_rr(n, rd, rs1, 17), k(MopRr).rd(xd(rd)).rs1(rs1).rs2(17));
+                }
+            }
+        }
+
         // rs1, rs2 only: address-translation fences, then hypervisor stores (rs2, rs1).
         #[rustfmt::skip]
         let vma: &[(R2, OpKind)] = &[
             (sfence_vma, SfenceVma), (hfence_vvma, HfenceVvma), (hfence_gvma, HfenceGvma),
+            (sinval_vma, SinvalVma), (hinval_vvma, HinvalVvma), (hinval_gvma, HinvalGvma),
         ];
         let hsv: &[(R2, OpKind)] = &[(hsv_b, HsvB), (hsv_h, HsvH), (hsv_w, HsvW), (hsv_d, HsvD)];
         for a in REGS {
@@ -1229,7 +1302,14 @@ pub(crate) mod tests {
             (0x7b20_0073, "dret"),
             (sfence_vma(A0, A1) | 1 << 7, "sfence.vma with rd != 0"),
             (hfence_gvma(A0, A1) | 1 << 7, "hfence.gvma with rd != 0"),
-            (0x1600_0073, "sinval.vma"),
+            (sinval_vma(A0, A1) | 1 << 7, "sinval.vma with rd != 0"),
+            (sfence_w_inval() | 1 << 15, "sfence.w.inval with rs1 != 0"),
+            (cbo_zero(A0) | 1 << 7, "cbo.zero with rd != 0"),
+            (cbo_zero(A0) | 1 << 20, "MISC-MEM funct3 2 imm 5"),
+            (cbo_clean(A0) | 2 << 20, "MISC-MEM funct3 2 imm 3"),
+            (wrs_nto() | 1 << 7, "wrs.nto with rd != 0"),
+            (mop_r(0, A0, A1) | 1 << 28, "mop.r with bit 28 set"),
+            (mop_rr(0, A0, A1, A2) | 1 << 29, "mop.rr with bit 29 set"),
             (hlv_w(A0, A1) | 2 << 20, "hlv.w with rs2 2"),
             (hlv_d(A0, A1) | 1 << 20, "hlv.du"),
             (hsv_w(A0, A1) | 1 << 7, "hsv.w with rd != 0"),

@@ -654,6 +654,9 @@ vma_ops! {
     sfence_vma "sfence.vma" = 0x09;
     hfence_vvma "hfence.vvma" = 0x11;
     hfence_gvma "hfence.gvma" = 0x31;
+    sinval_vma "sinval.vma" = 0x0b;
+    hinval_vvma "hinval.vvma" = 0x13;
+    hinval_gvma "hinval.gvma" = 0x33;
 }
 
 hsv_ops! {
@@ -674,6 +677,47 @@ fixed_ops! {
     pause "pause" = i_type(MISC_MEM, 0, 0, 0, 0x010);
     nop "nop (addi zero, zero, 0)" = i_type(OP_IMM, 0, 0, 0, 0);
     ret "ret (jalr zero, 0(ra))" = i_type(JALR, 0, 0, reg::RA as u32, 0);
+    wrs_nto "wrs.nto" = i_type(SYSTEM, 0, 0, 0, 0x00d);
+    wrs_sto "wrs.sto" = i_type(SYSTEM, 0, 0, 0, 0x01d);
+    sfence_w_inval "sfence.w.inval" = i_type(SYSTEM, 0, 0, 0, 0x180);
+    sfence_inval_ir "sfence.inval.ir" = i_type(SYSTEM, 0, 0, 0, 0x181);
+}
+
+/// `(rs1)`: the cache-block operations of Zicbom and Zicboz.
+macro_rules! cbo_ops {
+    ($( $name:ident $asm:literal = $imm:literal; )*) => {$(
+        #[doc = concat!("Encodes `", $asm, " (rs1)`.")]
+        pub const fn $name(rs1: u8) -> u32 {
+            i_type(MISC_MEM, 2, 0, r(rs1), $imm)
+        }
+        impl Assembler {
+            #[doc = concat!("Emits `", $asm, " (rs1)`.")]
+            pub fn $name(&mut self, rs1: u8) -> &mut Self {
+                self.emit($name(rs1))
+            }
+        }
+    )*};
+}
+
+cbo_ops! {
+    cbo_inval "cbo.inval" = 0;
+    cbo_clean "cbo.clean" = 1;
+    cbo_flush "cbo.flush" = 2;
+    cbo_zero "cbo.zero" = 4;
+}
+
+/// Encodes `mop.r.n rd, rs1` (Zimop), `n` 0..=31.
+pub const fn mop_r(n: u32, rd: u8, rs1: u8) -> u32 {
+    debug_assert!(n < 32, "mop.r.n has n 0..=31");
+    let n_bits = (n >> 4 & 1) << 30 | (n >> 2 & 3) << 26 | (n & 3) << 20;
+    1 << 31 | n_bits | 0b0111 << 22 | r(rs1) << 15 | 4 << 12 | r(rd) << 7 | SYSTEM
+}
+
+/// Encodes `mop.rr.n rd, rs1, rs2` (Zimop), `n` 0..=7.
+pub const fn mop_rr(n: u32, rd: u8, rs1: u8, rs2: u8) -> u32 {
+    debug_assert!(n < 8, "mop.rr.n has n 0..=7");
+    let n_bits = (n >> 2 & 1) << 30 | (n & 3) << 26;
+    1 << 31 | n_bits | 1 << 25 | r(rs2) << 20 | r(rs1) << 15 | 4 << 12 | r(rd) << 7 | SYSTEM
 }
 
 /// Encodes `lr.w rd, (rs1)` with the aq/rl bits.
@@ -768,6 +812,16 @@ pub const fn csrc(csr: u16, rs1: u8) -> u32 {
 }
 
 impl Assembler {
+    /// Emits `mop.r.n rd, rs1`.
+    pub fn mop_r(&mut self, n: u32, rd: u8, rs1: u8) -> &mut Self {
+        self.emit(mop_r(n, rd, rs1))
+    }
+
+    /// Emits `mop.rr.n rd, rs1, rs2`.
+    pub fn mop_rr(&mut self, n: u32, rd: u8, rs1: u8, rs2: u8) -> &mut Self {
+        self.emit(mop_rr(n, rd, rs1, rs2))
+    }
+
     /// Emits `lr.w rd, (rs1)`.
     pub fn lr_w(&mut self, rd: u8, rs1: u8, aq: bool, rl: bool) -> &mut Self {
         self.emit(lr_w(rd, rs1, aq, rl))

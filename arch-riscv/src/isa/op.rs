@@ -316,4 +316,25 @@ pub enum OpKind {
     // Zicond
     CzeroEqz,
     CzeroNez,
+
+    // Zicbom, Zicboz
+    CboInval,
+    CboClean,
+    CboFlush,
+    CboZero,
+
+    // Zawrs
+    WrsNto,
+    WrsSto,
+
+    // Svinval
+    SinvalVma,
+    SfenceWInval,
+    SfenceInvalIr,
+    HinvalVvma,
+    HinvalGvma,
+
+    // Zimop
+    MopR,
+    MopRr,
 }

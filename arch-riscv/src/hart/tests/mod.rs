@@ -6,6 +6,7 @@
 mod alu;
 mod atomics;
 mod bitmanip;
+mod cmo;
 mod fp;
 mod fuzz;
 mod hypervisor;
