@@ -173,3 +173,30 @@ fn bitmanip_in_a_loop_across_slices() {
     // sum of 2i for i < 20000
     assert_eq!(m.hart.reg(A2 as usize), 20_000 * 19_999);
 }
+
+#[test]
+fn zcb_and_zcmop_run_as_their_expansions() {
+    let data = crate::layout::RAM_BASE + 0x20_0000;
+    let m = run(|p| {
+        p.li(S0, data).li(S1, 0xFFFF_FFFF_8000_80F1);
+        p.c_sb(S1, S0, 3).c_sh(S1, S0, 0); // bytes: f1 80 00 f1
+        p.c_lbu(A0, S0, 3).c_lh(A1, S0, 0).c_lhu(A2, S0, 0);
+        p.li(A3, 7).li(A4, -6i64 as u64).c_mul(A3, A4);
+        p.li(A5, 0x1234).c_not(A5);
+        p.li(A4, 0xFFFF_FFFF_8000_80F1).c_zext_w(A4);
+        p.li(S1, 0x80F1).c_sext_b(S1);
+        p.li(T0, 5);
+        p.c_mop(5).c_mop(15); // c.mop.5 and c.mop.15 leave t0 and a5 alone
+        p.ecall();
+    });
+    let reg = |r: u8| m.hart.reg(r as usize);
+    assert_eq!(m.ram.read(data, 4), Some(0xF100_80F1));
+    assert_eq!(reg(A0), 0xF1);
+    assert_eq!(reg(A1), 0xFFFF_FFFF_FFFF_80F1);
+    assert_eq!(reg(A2), 0x80F1);
+    assert_eq!(reg(A3), -42i64 as u64);
+    assert_eq!(reg(A5), !0x1234);
+    assert_eq!(reg(A4), 0x8000_80F1);
+    assert_eq!(reg(S1), 0xFFFF_FFFF_FFFF_FFF1);
+    assert_eq!(reg(T0), 5);
+}
