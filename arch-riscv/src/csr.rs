@@ -139,6 +139,8 @@ pub mod hgatp {
 pub mod henvcfg {
     /// VS-mode may use stimecmp (vstimecmp).
     pub const STCE: u64 = 1 << 63;
+    /// Svpbmt in the VS-stage page tables.
+    pub const PBMTE: u64 = 1 << 62;
 }
 
 /// The cache-block fields `senvcfg` and `henvcfg` share (Zicbom, Zicboz).

@@ -98,7 +98,8 @@ impl Hart {
             csr::HTIMEDELTA => s.htimedelta = value,
             csr::HCOUNTEREN => s.hcounteren = value & 0xFFFF_FFFF,
             csr::HENVCFG => {
-                s.henvcfg = value & henvcfg::STCE | csr::envcfg::cache_block_fields(value)
+                s.henvcfg = value & (henvcfg::STCE | henvcfg::PBMTE)
+                    | csr::envcfg::cache_block_fields(value)
             }
             csr::HTVAL => s.htval = value,
             csr::HTINST => s.htinst = value,

@@ -650,3 +650,43 @@ fn svinval_in_vs_follows_sfence_vma_and_hinval_is_virtual() {
     );
     assert_eq!(hs_cause(&m), 22);
 }
+
+#[test]
+fn vs_stage_pbmt_needs_henvcfg_pbmte() {
+    let guest: GuestCode = |p, _| {
+        p.li(A1, GVA + DATA_IN_FRAME + 0x1238).ld(A0, A1, 0);
+    };
+    let tables = |m: &TestMachine, _: &mut Tables, vs: &mut Tables| {
+        m.write64(DATA + 0x1238, 0xFEED);
+        let io = 2 << 61;
+        vs.map(m, GVA, DATA - DATA_IN_FRAME, LEAF | PTE_R | PTE_W | io, 1);
+    };
+    let m = run_guest(|_| {}, guest, tables);
+    assert_eq!(
+        hs_cause(&m),
+        13,
+        "PBMT with henvcfg.PBMTE = 0: a load page fault"
+    );
+    let enable = |p: &mut Assembler| {
+        p.li(T0, csr::henvcfg::PBMTE).csrs(csr::HENVCFG, T0);
+    };
+    let m = run_guest(enable, guest, tables);
+    assert_eq!(hs_cause(&m), 10, "ran to the guest's ECALL");
+    assert_eq!(m.hart.reg(A0 as usize), 0xFEED);
+    // The G-stage always has Svpbmt.
+    let g_io = |m: &TestMachine, g: &mut Tables, vs: &mut Tables| {
+        m.write64(DATA + 0x1238, 0xFEED);
+        vs.map(m, GVA, DATA - DATA_IN_FRAME, LEAF | PTE_R | PTE_W, 1);
+        let leaf = g.map(
+            m,
+            0x8000_0000,
+            0x8000_0000,
+            LEAF | PTE_R | PTE_W | PTE_X | PTE_U,
+            2,
+        );
+        m.write64(leaf, m.read64(leaf) | 1 << 61);
+    };
+    let m = run_guest(|_| {}, guest, g_io);
+    assert_eq!(hs_cause(&m), 10);
+    assert_eq!(m.hart.reg(A0 as usize), 0xFEED);
+}
