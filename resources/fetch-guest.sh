@@ -27,9 +27,9 @@ SUITE=${RVNEST_DEBIAN_SUITE:-sid}
 APT_ETC=${RVNEST_APT_ETC:-/etc/apt}
 KEYRING_DEFAULT=/usr/share/keyrings/debian-archive-keyring.gpg
 # Modules copied into the initramfs besides kvm (loaded only on request, see README).
-EXTRA_MODULES=${RVNEST_EXTRA_MODULES:-virtio_mmio virtio_blk virtio_net virtio_console virtio_rng ext4}
+EXTRA_MODULES=${RVNEST_EXTRA_MODULES:-virtio_mmio virtio_blk virtio_net virtio_console virtio_rng vmw_vsock_virtio_transport ext4}
 # Bump when the layout of the produced files changes, to force a rebuild.
-ASSET_FORMAT=4
+ASSET_FORMAT=5
 
 REFRESH=0
 OUTDIR=

@@ -83,6 +83,53 @@ pub struct VmConfig {
     /// `entropy` (optional): a virtio-rng device, as `PUT /entropy` adds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<EntropyConfig>,
+    /// `vsock` (optional): a virtio-vsock device, as `PUT /vsock` adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock: Option<VsockConfig>,
+}
+
+/// `vsock`: a virtio-vsock device with Firecracker's host side on Unix sockets. The
+/// body of `PUT /vsock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VsockConfig {
+    /// `vsock_id` (optional, deprecated in Firecracker): a name, ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock_id: Option<String>,
+    /// `guest_cid` (required): the guest's context id, 3 or more.
+    pub guest_cid: u32,
+    /// `uds_path` (required): the Unix socket host programs connect to (`CONNECT
+    /// <port>`); guest connections to host port `P` go to `<uds_path>_P`. It must not
+    /// exist when the VM starts.
+    pub uds_path: PathBuf,
+}
+
+impl VsockConfig {
+    /// Checks the values: a guest CID the guest may have, a socket path that fits
+    /// `sun_path`.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.guest_cid < 3 {
+            return Err(invalid(
+                "vsock.guest_cid",
+                format!(
+                    "must be 3 or more (0-2 are reserved), got {}",
+                    self.guest_cid
+                ),
+            ));
+        }
+        let len = self.uds_path.as_os_str().len();
+        if len == 0 {
+            return Err(invalid("vsock.uds_path", "must not be empty"));
+        }
+        // sun_path is 108 bytes with its NUL; guest connections add `_<port>`.
+        if len > 96 {
+            return Err(invalid(
+                "vsock.uds_path",
+                format!("must be at most 96 bytes (a Unix socket path), got {len}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `network-interfaces[]`: a virtio-net device on an existing host TAP device, with
@@ -166,15 +213,21 @@ pub fn validate_network_interfaces(ifaces: &[NetworkInterface]) -> Result<(), Fi
 }
 
 /// Whether the virtio devices fit in the machine's slots.
-pub fn check_slots(drives: usize, ifaces: usize, entropy: bool) -> Result<(), FieldError> {
-    let used = drives + ifaces + usize::from(entropy);
+pub fn check_slots(
+    drives: usize,
+    ifaces: usize,
+    entropy: bool,
+    vsock: bool,
+) -> Result<(), FieldError> {
+    let used = drives + ifaces + usize::from(entropy) + usize::from(vsock);
     if used > MAX_DRIVES {
         return Err(invalid(
             "drives",
             format!(
-                "{drives} drives, {ifaces} network interfaces and {} entropy device need {used} \
-                 virtio-mmio slots; the machine has {MAX_DRIVES}",
-                usize::from(entropy)
+                "{drives} drives, {ifaces} network interfaces, {} entropy and {} vsock \
+                 devices need {used} virtio-mmio slots; the machine has {MAX_DRIVES}",
+                usize::from(entropy),
+                usize::from(vsock)
             ),
         ));
     }
@@ -390,6 +443,32 @@ pub struct MachineConfig {
     /// host architecture has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jit: Option<JitConfig>,
+    /// `smt` (optional, Firecracker's): `false` is accepted; `true` is refused (a
+    /// RISC-V hart has no SMT sibling to pair it with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smt: Option<bool>,
+    /// `track_dirty_pages` (optional, Firecracker's): `false` is accepted; `true` is
+    /// refused (rvnest takes no snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_dirty_pages: Option<bool>,
+    /// `huge_pages` (optional, Firecracker's): `"None"` is accepted; `"2M"` is refused
+    /// (guest RAM is backed by ordinary pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huge_pages: Option<HugePages>,
+    /// `cpu_template` (optional, Firecracker's): `"None"` is accepted; the x86 and Arm
+    /// templates are refused (the harts' ISA comes from the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_template: Option<String>,
+}
+
+/// `machine-config.huge_pages`, with Firecracker's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HugePages {
+    /// `"None"`: ordinary pages.
+    None,
+    /// `"2M"`: 2 MiB huge pages (refused).
+    #[serde(rename = "2M")]
+    Huge2M,
 }
 
 impl Default for MachineConfig {
@@ -404,6 +483,10 @@ impl Default for MachineConfig {
             nested: false,
             nacl: None,
             jit: None,
+            smt: None,
+            track_dirty_pages: None,
+            huge_pages: None,
+            cpu_template: None,
         }
     }
 }
@@ -433,6 +516,22 @@ pub struct MachineConfigUpdate {
     /// New `jit` section (replaces the old one whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jit: Option<JitConfig>,
+    /// `smt` (Firecracker's, as in `machine-config`): `false` is accepted; `true` is refused (a
+    /// RISC-V hart has no SMT sibling to pair it with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smt: Option<bool>,
+    /// `track_dirty_pages` (Firecracker's, as in `machine-config`): `false` is accepted; `true` is
+    /// refused (rvnest takes no snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_dirty_pages: Option<bool>,
+    /// `huge_pages` (Firecracker's, as in `machine-config`): `"None"` is accepted; `"2M"` is refused
+    /// (guest RAM is backed by ordinary pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huge_pages: Option<HugePages>,
+    /// `cpu_template` (Firecracker's, as in `machine-config`): `"None"` is accepted; the x86 and Arm
+    /// templates are refused (the harts' ISA comes from the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_template: Option<String>,
 }
 
 impl MachineConfigUpdate {
@@ -446,6 +545,13 @@ impl MachineConfigUpdate {
             nested: self.nested.unwrap_or(base.nested),
             nacl: self.nacl.clone().or_else(|| base.nacl.clone()),
             jit: self.jit.or(base.jit),
+            smt: self.smt.or(base.smt),
+            track_dirty_pages: self.track_dirty_pages.or(base.track_dirty_pages),
+            huge_pages: self.huge_pages.or(base.huge_pages),
+            cpu_template: self
+                .cpu_template
+                .clone()
+                .or_else(|| base.cpu_template.clone()),
         }
     }
 }
@@ -725,6 +831,7 @@ impl Body for VmConfig {
         &["logger"],
         &["metrics"],
         &["entropy"],
+        &["vsock"],
     ];
 }
 
@@ -756,6 +863,10 @@ impl Body for NetworkInterface {
 
 impl Body for EntropyConfig {
     const PATH: &'static [&'static str] = &["entropy"];
+}
+
+impl Body for VsockConfig {
+    const PATH: &'static [&'static str] = &["vsock"];
 }
 
 impl Body for Drive {
@@ -808,10 +919,14 @@ impl VmConfig {
         }
         validate_drives(&self.drives)?;
         validate_network_interfaces(&self.network_interfaces)?;
+        if let Some(vsock) = &self.vsock {
+            vsock.validate()?;
+        }
         check_slots(
             self.drives.len(),
             self.network_interfaces.len(),
             self.entropy.is_some(),
+            self.vsock.is_some(),
         )?;
         Ok(())
     }
@@ -902,6 +1017,35 @@ impl MachineConfig {
                 "machine-config.irqchip",
                 "\"aia\" needs the kvm backend's in-kernel AIA; the soft backend has a PLIC \
                  (use \"plic\" or \"auto\")",
+            ));
+        }
+        if self.smt == Some(true) {
+            return Err(invalid(
+                "machine-config.smt",
+                "true is not available: RISC-V harts have no SMT siblings (send false or omit it)",
+            ));
+        }
+        if self.track_dirty_pages == Some(true) {
+            return Err(invalid(
+                "machine-config.track_dirty_pages",
+                "true is not available: rvnest takes no snapshots (send false or omit it)",
+            ));
+        }
+        if self.huge_pages == Some(HugePages::Huge2M) {
+            return Err(invalid(
+                "machine-config.huge_pages",
+                "\"2M\" is not available: guest RAM uses ordinary pages (send \"None\")",
+            ));
+        }
+        if let Some(template) = &self.cpu_template
+            && template != "None"
+        {
+            return Err(invalid(
+                "machine-config.cpu_template",
+                format!(
+                    "{template:?} is not available: the harts' ISA comes from the backend \
+                     (send \"None\" or omit it)"
+                ),
             ));
         }
         if let Some(nacl) = &self.nacl {

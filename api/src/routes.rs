@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::config::{
     BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MachineConfigUpdate,
-    MetricsConfig, NetworkInterface,
+    MetricsConfig, NetworkInterface, VsockConfig,
 };
 use crate::parse::{Body, from_json};
 use crate::types::{ActionType, ApiError, InstanceActionInfo, RequestedVmState, VmStateUpdate};
@@ -29,6 +29,10 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         path: "/entropy",
+        methods: &["PUT"],
+    },
+    Route {
+        path: "/vsock",
         methods: &["PUT"],
     },
     Route {
@@ -110,6 +114,8 @@ pub enum ApiRequest {
     PutEntropy(EntropyConfig),
     /// `PUT /network-interfaces/{iface_id}` (the body's `iface_id` is the path's).
     PutNetworkInterface(NetworkInterface),
+    /// `PUT /vsock`.
+    PutVsock(VsockConfig),
 }
 
 /// The VMM's answer to an [`ApiRequest`].
@@ -216,6 +222,7 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
         ("PUT", "/actions") => ApiRequest::Action(body_of::<InstanceActionInfo>(body)?.action_type),
         ("PATCH", "/vm") => ApiRequest::SetVmState(body_of::<VmStateUpdate>(body)?.state),
         ("PUT", "/entropy") => ApiRequest::PutEntropy(body_of(body)?),
+        ("PUT", "/vsock") => ApiRequest::PutVsock(body_of(body)?),
         ("PUT", "/network-interfaces/{iface_id}") => {
             let iface: NetworkInterface = body_of(body)?;
             let id = path.rsplit('/').next().unwrap_or_default();
@@ -315,6 +322,7 @@ mod tests {
             ("/logger", r#"{"level": "Debug"}"#),
             ("/metrics", r#"{"metrics_path": "/tmp/m"}"#),
             ("/entropy", "{}"),
+            ("/vsock", r#"{"guest_cid": 3, "uds_path": "/tmp/v.sock"}"#),
             (
                 "/network-interfaces/{iface_id}",
                 r#"{"iface_id": "rootfs", "host_dev_name": "tap0"}"#,
@@ -453,8 +461,8 @@ mod tests {
             (
                 "PUT",
                 "/machine-config",
-                r#"{"vcpu_count": 1, "mem_size_mib": 64, "cpu_template": "T2"}"#,
-                "Invalid request body: unknown field \"cpu_template\" in machine-config",
+                r#"{"vcpu_count": 1, "mem_size_mib": 64, "cpu_templat": "T2"}"#,
+                "Invalid request body: unknown field \"cpu_templat\" in machine-config",
             ),
             (
                 "PUT",

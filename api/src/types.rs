@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{
     BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig, NetworkInterface,
+    VsockConfig,
 };
 use crate::parse::Body;
 
@@ -130,6 +131,9 @@ pub struct FullVmConfig {
     /// `entropy`, once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<EntropyConfig>,
+    /// `vsock`, once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsock: Option<VsockConfig>,
 }
 
 /// The body of every error response.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use api::config::{
     Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, JitConfig, LogLevel,
     LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
-    NetworkInterface,
+    NetworkInterface, VsockConfig,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
@@ -245,6 +245,7 @@ fn request_schemas_match_the_rust_types() {
     request_schema::<Drive>(&doc, "Drive");
     request_schema::<EntropyConfig>(&doc, "Entropy");
     request_schema::<NetworkInterface>(&doc, "NetworkInterface");
+    request_schema::<VsockConfig>(&doc, "Vsock");
 }
 
 /// [`NaclConfig`] as a body of its own (it is only ever nested).
@@ -440,6 +441,11 @@ fn response_bodies_match_their_schemas() {
             io_engine: IoEngine::Sync,
         }],
         entropy: Some(EntropyConfig {}),
+        vsock: Some(VsockConfig {
+            vsock_id: Some("vsock0".into()),
+            guest_cid: 3,
+            uds_path: "/tmp/v.sock".into(),
+        }),
         network_interfaces: vec![NetworkInterface {
             iface_id: "eth0".into(),
             host_dev_name: "tap0".into(),
@@ -457,6 +463,7 @@ fn response_bodies_match_their_schemas() {
             metrics: None,
             drives: Vec::new(),
             entropy: None,
+            vsock: None,
             network_interfaces: Vec::new(),
         },
     );

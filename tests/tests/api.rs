@@ -68,7 +68,7 @@ fn boot_pause_resume_count_and_shut_down_through_the_api() {
             irqchip: IrqChip::Plic,
             nested: false,
             nacl: None,
-            jit: None,
+            ..MachineConfig::default()
         })
         .expect("PUT /machine-config");
     client
@@ -113,7 +113,10 @@ fn boot_pause_resume_count_and_shut_down_through_the_api() {
         // The compiled tier is on by default and the guest's hot code is compiled.
         let compiled = &before.vcpus[0].compiled;
         assert!(compiled.enabled && compiled.blocks > 0, "{compiled:?}");
-        assert!(compiled.code_bytes > 0 && compiled.entries > 0, "{compiled:?}");
+        assert!(
+            compiled.code_bytes > 0 && compiled.entries > 0,
+            "{compiled:?}"
+        );
     }
     std::thread::sleep(Duration::from_millis(200));
     let later = client.counters().expect("counters");

@@ -93,9 +93,9 @@ fn bad_requests() -> Vec<(&'static str, &'static str, Vec<u8>, u16, &'static str
         (
             "PUT",
             "/machine-config",
-            br#"{"vcpu_count": 1, "mem_size_mib": 64, "smt": true}"#.to_vec(),
+            br#"{"vcpu_count": 1, "mem_size_mib": 64, "smt_enabled": true}"#.to_vec(),
             400,
-            "Invalid request body: unknown field \"smt\" in machine-config",
+            "Invalid request body: unknown field \"smt_enabled\" in machine-config",
         ),
         (
             "PUT",

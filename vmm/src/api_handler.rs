@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use api::config::{
     BootSource, ConfigError, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig,
-    NetworkInterface, VmConfig, check_slots, validate_drives, validate_network_interfaces,
+    NetworkInterface, VmConfig, VsockConfig, check_slots, validate_drives,
+    validate_network_interfaces,
 };
 use api::routes::{ApiRequest, ApiResponse};
 use api::types::{
@@ -36,6 +37,7 @@ pub struct Vmm {
     metrics_config: Option<MetricsConfig>,
     drives: Vec<Drive>,
     entropy: Option<EntropyConfig>,
+    vsock: Option<VsockConfig>,
     network_interfaces: Vec<NetworkInterface>,
     logger: Logger,
     metrics: Option<MetricsFile>,
@@ -72,6 +74,7 @@ impl Vmm {
             metrics_config: None,
             drives: Vec::new(),
             entropy: None,
+            vsock: None,
             network_interfaces: Vec::new(),
             logger,
             metrics: None,
@@ -95,6 +98,7 @@ impl Vmm {
         self.machine_config = config.machine_config.clone();
         self.drives = config.drives.clone();
         self.entropy = config.entropy.clone();
+        self.vsock = config.vsock.clone();
         self.network_interfaces = config.network_interfaces.clone();
         Ok(())
     }
@@ -111,6 +115,7 @@ impl Vmm {
             metrics: self.metrics_config.clone(),
             drives: self.drives.clone(),
             entropy: self.entropy.clone(),
+            vsock: self.vsock.clone(),
             network_interfaces: self.network_interfaces.clone(),
         };
         let vm = Vm::start(&config)?;
@@ -199,6 +204,7 @@ impl Vmm {
                 metrics: self.metrics_config.clone(),
                 drives: self.drives.clone(),
                 entropy: self.entropy.clone(),
+                vsock: self.vsock.clone(),
                 network_interfaces: self.network_interfaces.clone(),
             }),
             ApiRequest::GetCounters => ApiResponse::ok(&VmCounters {
@@ -239,6 +245,7 @@ impl Vmm {
                     drives.len(),
                     vmm.network_interfaces.len(),
                     vmm.entropy.is_some(),
+                    vmm.vsock.is_some(),
                 )
                 .map_err(field_fault)?;
                 for (i, drive) in drives.iter().enumerate() {
@@ -250,9 +257,26 @@ impl Vmm {
                 Ok(())
             }),
             ApiRequest::PutEntropy(entropy) => self.pre_boot("PUT /entropy", |vmm| {
-                check_slots(vmm.drives.len(), vmm.network_interfaces.len(), true)
-                    .map_err(field_fault)?;
+                check_slots(
+                    vmm.drives.len(),
+                    vmm.network_interfaces.len(),
+                    true,
+                    vmm.vsock.is_some(),
+                )
+                .map_err(field_fault)?;
                 vmm.entropy = Some(entropy);
+                Ok(())
+            }),
+            ApiRequest::PutVsock(vsock) => self.pre_boot("PUT /vsock", |vmm| {
+                vsock.validate().map_err(field_fault)?;
+                check_slots(
+                    vmm.drives.len(),
+                    vmm.network_interfaces.len(),
+                    vmm.entropy.is_some(),
+                    true,
+                )
+                .map_err(field_fault)?;
+                vmm.vsock = Some(vsock);
                 Ok(())
             }),
             ApiRequest::PutNetworkInterface(iface) => {
@@ -263,8 +287,13 @@ impl Vmm {
                         None => ifaces.push(iface),
                     }
                     validate_network_interfaces(&ifaces).map_err(field_fault)?;
-                    check_slots(vmm.drives.len(), ifaces.len(), vmm.entropy.is_some())
-                        .map_err(field_fault)?;
+                    check_slots(
+                        vmm.drives.len(),
+                        ifaces.len(),
+                        vmm.entropy.is_some(),
+                        vmm.vsock.is_some(),
+                    )
+                    .map_err(field_fault)?;
                     vmm.network_interfaces = ifaces;
                     Ok(())
                 })

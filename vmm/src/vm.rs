@@ -23,6 +23,7 @@ use devices::virtio::block::{self, Block, DiskConfig};
 use devices::virtio::mmio::VirtioMmio;
 use devices::virtio::net::{Net, Tap};
 use devices::virtio::rng::Rng;
+use devices::virtio::vsock::Vsock;
 use event_manager::{EventManager, MutEventSubscriber, SubscriberOps};
 use thiserror::Error;
 
@@ -116,7 +117,7 @@ impl Vm {
 
         // The virtio devices first: an image that cannot be used stops the VM before it
         // is built. Slot order: the drives (root first), the network interfaces, the
-        // entropy device.
+        // entropy device, the vsock device.
         let mut virtio: Vec<(Box<dyn VirtioDevice>, Worker)> = Vec::new();
         for drive in config.drives_in_guest_order() {
             let block = Block::new(&DiskConfig {
@@ -155,6 +156,13 @@ impl Vm {
             let rng = Rng::new().map_err(host)?;
             let worker = rng.worker().map_err(host)?;
             virtio.push((Box::new(rng), Arc::new(Mutex::new(worker))));
+        }
+        if let Some(vsock) = &config.vsock {
+            let failed = |e: String| VmError::Devices(format!("vsock: {e}"));
+            let device = Vsock::new(u64::from(vsock.guest_cid), &vsock.uds_path)
+                .map_err(|e| failed(e.to_string()))?;
+            let worker = device.worker().map_err(|e| failed(e.to_string()))?;
+            virtio.push((Box::new(device), Arc::new(Mutex::new(worker))));
         }
         let slots: Vec<VirtioMmioNode> = (0..virtio.len() as u32)
             .map(|slot| VirtioMmioNode {

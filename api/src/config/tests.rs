@@ -199,7 +199,7 @@ fn unknown_top_level_field() {
     let e = err(&json);
     assert_eq!(
         e,
-        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives, network-interfaces, entropy)"
+        "Invalid config: unknown field \"balloon\" in the top-level object (expected one of boot-source, machine-config, logger, metrics, drives, network-interfaces, entropy, vsock)"
     );
 }
 
@@ -660,6 +660,7 @@ fn machine_config_update_applies_only_its_fields() {
             enabled: false,
             ..JitConfig::default()
         }),
+        ..MachineConfig::default()
     };
     assert_eq!(MachineConfigUpdate::default().apply(&base), base);
     let update = MachineConfigUpdate {
@@ -719,4 +720,69 @@ fn network_interfaces_name_the_field_at_fault() {
         r#"[{"iface_id": "a", "host_dev_name": "tap0", "rx_rate_limiter": {}}]"#,
     ));
     assert!(e.contains("unknown field \"rx_rate_limiter\""), "{e}");
+}
+
+#[test]
+fn firecracker_machine_fields_are_accepted_with_their_meaning_or_refused_by_name() {
+    let assets = Assets::new();
+    let ok = VmConfig::from_json_str(&assets.json(
+        r#"{"vcpu_count": 1, "mem_size_mib": 512, "smt": false, "track_dirty_pages": false, "huge_pages": "None", "cpu_template": "None"}"#,
+    ))
+    .unwrap();
+    assert_eq!(ok.machine_config.smt, Some(false));
+    for (field, value, message) in [
+        ("smt", "true", "machine-config.smt: true is not available"),
+        (
+            "track_dirty_pages",
+            "true",
+            "machine-config.track_dirty_pages: true is not available",
+        ),
+        (
+            "huge_pages",
+            "\"2M\"",
+            "machine-config.huge_pages: \"2M\" is not available",
+        ),
+        (
+            "cpu_template",
+            "\"T2\"",
+            "machine-config.cpu_template: \"T2\" is not available",
+        ),
+    ] {
+        let e = err(&assets.json(&format!(
+            r#"{{"vcpu_count": 1, "mem_size_mib": 512, "{field}": {value}}}"#
+        )));
+        assert!(e.starts_with(&format!("Invalid config: {message}")), "{e}");
+    }
+}
+
+#[test]
+fn vsock_values_are_checked_and_name_the_field() {
+    let assets = Assets::new();
+    let with = |vsock: &str| {
+        assets
+            .json(MINIMAL_MACHINE)
+            .replacen('{', &format!(r#"{{"vsock": {vsock}, "#), 1)
+    };
+    let ok = VmConfig::from_json_str(&with(
+        r#"{"vsock_id": "vsock0", "guest_cid": 3, "uds_path": "/tmp/v.sock"}"#,
+    ))
+    .unwrap();
+    assert_eq!(ok.vsock.as_ref().map(|v| v.guest_cid), Some(3));
+    let e = err(&with(r#"{"guest_cid": 2, "uds_path": "/tmp/v.sock"}"#));
+    assert_eq!(
+        e,
+        "Invalid config: vsock.guest_cid: must be 3 or more (0-2 are reserved), got 2"
+    );
+    let e = err(&with(r#"{"guest_cid": 3, "uds_path": ""}"#));
+    assert_eq!(e, "Invalid config: vsock.uds_path: must not be empty");
+    let long = "x".repeat(97);
+    let e = err(&with(&format!(
+        r#"{{"guest_cid": 3, "uds_path": "/{long}"}}"#
+    )));
+    assert!(
+        e.starts_with("Invalid config: vsock.uds_path: must be at most 96 bytes"),
+        "{e}"
+    );
+    let e = err(&with(r#"{"guest_cid": 3}"#));
+    assert!(e.contains("uds_path"), "{e}");
 }

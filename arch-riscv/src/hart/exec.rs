@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{Ordering, compiler_fence, fence};
 
+use super::cmo::Refused;
 use super::icache::{CodePage, DecodeCache};
 use super::memory::Stop;
 use super::tlb::{GUEST_INDICES, HOST_INDICES};
@@ -532,8 +533,9 @@ impl Hart {
         }
     }
 
-    /// The system, CSR and hypervisor instructions: out of line, so the hot match
-    /// in [`Hart::step`] stays small enough to keep its values in registers.
+    /// The system, CSR and hypervisor instructions and the bit-manipulation ones
+    /// (Zba, Zbb, Zbs, Zicond): out of line, so the hot match in [`Hart::step`] stays
+    /// small enough to keep its values in registers.
     #[inline(never)]
     fn step_rare(&mut self, op: &Op) -> Flow {
         use OpKind::*;
@@ -588,7 +590,7 @@ impl Hart {
                     Flow::EndSlice
                 }
             },
-            SfenceVma => match self.system_guard(op, hstatus::VTVM) {
+            SfenceVma | SinvalVma => match self.system_guard(op, hstatus::VTVM) {
                 Some(flow) => flow,
                 None => {
                     let indices = if self.virt {
@@ -608,27 +610,29 @@ impl Hart {
                     Flow::Refetch
                 }
             },
-            HfenceVvma | HfenceGvma => match self.hypervisor_guard(op, false) {
-                Some(flow) => flow,
-                None => {
-                    let fence = if op.kind == HfenceGvma || op.rs1 == 0 {
-                        nacl::Hfence::Gvma {
-                            vmid: None,
-                            range: None,
-                        }
-                    } else {
-                        nacl::Hfence::Vvma {
-                            vmid: 0,
-                            asid: None,
-                            range: Some((a, 1)),
-                        }
-                    };
-                    self.stats.hfences += 1;
-                    self.apply_hfence(fence);
-                    self.pc = next_pc;
-                    Flow::Refetch
+            HfenceVvma | HfenceGvma | HinvalVvma | HinvalGvma => {
+                match self.hypervisor_guard(op, false) {
+                    Some(flow) => flow,
+                    None => {
+                        let fence = if matches!(op.kind, HfenceGvma | HinvalGvma) || op.rs1 == 0 {
+                            nacl::Hfence::Gvma {
+                                vmid: None,
+                                range: None,
+                            }
+                        } else {
+                            nacl::Hfence::Vvma {
+                                vmid: 0,
+                                asid: None,
+                                range: Some((a, 1)),
+                            }
+                        };
+                        self.stats.hfences += 1;
+                        self.apply_hfence(fence);
+                        self.pc = next_pc;
+                        Flow::Refetch
+                    }
                 }
-            },
+            }
             HlvB | HlvBu | HlvH | HlvHu | HlvW | HlvWu | HlvD | HlvxHu | HlvxWu => {
                 match self.hypervisor_guard(op, true) {
                     Some(flow) => flow,
@@ -671,7 +675,58 @@ impl Hart {
                 }
             },
 
-            _ => self.illegal(op),
+            // Svinval's ordering fences: the invalidations above take effect at once.
+            SfenceWInval | SfenceInvalIr => match self.system_guard(op, 0) {
+                Some(flow) => flow,
+                None => {
+                    self.pc = next_pc;
+                    Flow::Resume
+                }
+            },
+            CboInval | CboClean | CboFlush | CboZero => {
+                match self.cache_block_allowed(super::cmo::enable_field(op.kind)) {
+                    Err(Refused::Illegal) => self.illegal(op),
+                    Err(Refused::Virtual) => self.virtual_instruction(op),
+                    Ok(()) => {
+                        let done = if op.kind == CboZero {
+                            self.zero_cache_block(a)
+                        } else {
+                            self.check_cache_block(a)
+                        };
+                        match done {
+                            Ok(()) => {
+                                self.pc = next_pc;
+                                Flow::Resume
+                            }
+                            Err(trap) => self.stopped(Stop::Trap(trap), op),
+                        }
+                    }
+                }
+            }
+            // Zawrs: no wait when no reservation is held; otherwise the slice ends, a
+            // short stall after which the guest checks its condition again.
+            WrsNto | WrsSto => {
+                self.pc = next_pc;
+                if self.reservation.is_some() {
+                    Flow::EndSlice
+                } else {
+                    Flow::Resume
+                }
+            }
+            MopR | MopRr => {
+                self.x[(op.rd & 63) as usize] = 0;
+                self.pc = next_pc;
+                Flow::Resume
+            }
+
+            _ => match crate::bitmanip::execute(op.kind, a, b, op.imm as u32) {
+                Some(value) => {
+                    self.x[(op.rd & 63) as usize] = value;
+                    self.pc = next_pc;
+                    Flow::Resume
+                }
+                None => self.illegal(op),
+            },
         }
     }
 

@@ -8,7 +8,7 @@ use super::mmu::{Context, translate};
 use super::ram;
 use super::trap::{Access, Cause, Trap};
 use super::{Exit, Hart};
-use crate::csr::status;
+use crate::csr::{henvcfg, status};
 use crate::isa::OpKind;
 
 /// Why an access did not complete: a guest trap, or an exit for the VMM.
@@ -39,6 +39,7 @@ impl Hart {
                 hgatp: Some(s.hgatp),
                 g_mxr: s.sstatus & status::MXR != 0,
                 execute_as_read: false,
+                pbmte: s.henvcfg & henvcfg::PBMTE != 0,
             }
         } else {
             Context {
@@ -49,6 +50,7 @@ impl Hart {
                 hgatp: None,
                 g_mxr: false,
                 execute_as_read: false,
+                pbmte: true,
             }
         }
     }
@@ -170,7 +172,7 @@ impl Hart {
 
     /// Breaks an LR reservation another store of this hart hits.
     #[inline]
-    fn note_store(&mut self, paddr: u64) {
+    pub(super) fn note_store(&mut self, paddr: u64) {
         if let Some((reserved, _)) = self.reservation
             && reserved & !7 == paddr & !7
         {

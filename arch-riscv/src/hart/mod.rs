@@ -6,6 +6,7 @@
 //! [`mmu`]; faults become [`trap::Trap`]s delivered by [`Hart::raise`]; interrupts
 //! and other threads' requests ([`signals`]) are polled between slices in [`events`].
 
+pub mod cmo;
 pub mod csrs;
 pub mod events;
 pub mod exec;

@@ -71,7 +71,10 @@ impl Op {
 }
 
 /// Every operation the hart executes. RV64IMAFDC, Zicsr, Zifencei, the privileged
-/// instructions and those of the hypervisor extension.
+/// instructions and those of the hypervisor extension, then the RVA23 additions.
+///
+/// New kinds go at the end: the FP kinds form one range (`Flw..=FmvDX`), and
+/// code that does not know a kind treats it as interpreted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 #[allow(missing_docs)] // The variants are the ISA's mnemonics.
@@ -271,4 +274,75 @@ pub enum OpKind {
     FcvtDL,
     FcvtDLu,
     FmvDX,
+
+    // Zba
+    AddUw,
+    Sh1add,
+    Sh2add,
+    Sh3add,
+    Sh1addUw,
+    Sh2addUw,
+    Sh3addUw,
+    SlliUw,
+
+    // Zbb
+    Andn,
+    Orn,
+    Xnor,
+    Clz,
+    Clzw,
+    Ctz,
+    Ctzw,
+    Cpop,
+    Cpopw,
+    Max,
+    Maxu,
+    Min,
+    Minu,
+    SextB,
+    SextH,
+    ZextH,
+    Rol,
+    Rolw,
+    Ror,
+    Rorw,
+    Rori,
+    Roriw,
+    OrcB,
+    Rev8,
+
+    // Zbs
+    Bclr,
+    Bclri,
+    Bext,
+    Bexti,
+    Binv,
+    Binvi,
+    Bset,
+    Bseti,
+
+    // Zicond
+    CzeroEqz,
+    CzeroNez,
+
+    // Zicbom, Zicboz
+    CboInval,
+    CboClean,
+    CboFlush,
+    CboZero,
+
+    // Zawrs
+    WrsNto,
+    WrsSto,
+
+    // Svinval
+    SinvalVma,
+    SfenceWInval,
+    SfenceInvalIr,
+    HinvalVvma,
+    HinvalGvma,
+
+    // Zimop
+    MopR,
+    MopRr,
 }

@@ -19,6 +19,7 @@ pub mod block;
 pub mod mmio;
 pub mod net;
 pub mod rng;
+pub mod vsock;
 
 use std::sync::{Arc, Mutex, PoisonError};
 

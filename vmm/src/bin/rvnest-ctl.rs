@@ -242,6 +242,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
                     enabled: false,
                     ..JitConfig::default()
                 }),
+                ..MachineConfig::default()
             })?),
             "Machine configuration set",
         ),
@@ -261,7 +262,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
                 irqchip,
                 nested,
                 nacl: None,
-                jit: None,
+                ..MachineConfigUpdate::default()
             })?),
             "Machine configuration updated",
         ),

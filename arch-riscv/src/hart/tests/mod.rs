@@ -5,6 +5,8 @@
 
 mod alu;
 mod atomics;
+mod bitmanip;
+mod cmo;
 #[cfg(jit)]
 mod compiled;
 #[cfg(jit)]
@@ -15,6 +17,7 @@ mod hypervisor;
 mod icache;
 mod interrupts;
 mod paging;
+mod qemu_user;
 mod traps;
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
