@@ -43,19 +43,32 @@ impl Hart {
 
     /// cbo.zero: writes zeros to the cache block holding `vaddr`. Faults as a store
     /// to the block's first byte; blocks outside RAM (device windows) give a store
-    /// access fault.
+    /// access fault. Goes through the store TLB like any store (Linux clears pages
+    /// with it), translating only on a miss or to break an LR reservation.
     pub(super) fn zero_cache_block(&mut self, vaddr: u64) -> Result<(), Trap> {
         let block = vaddr & !(CACHE_BLOCK - 1);
-        let paddr = translate(&self.ram, block, Access::Store, &self.context())?;
-        let host = self.ram.host_ptr(paddr, CACHE_BLOCK).ok_or(Trap {
-            gva: self.virt,
-            ..Trap::new(Cause::StoreAccess, block)
-        })?;
-        for offset in (0..CACHE_BLOCK).step_by(8) {
-            // SAFETY: host_ptr checked that the whole block lies in RAM; offset + 8 is
-            // at most CACHE_BLOCK.
-            unsafe { ram::store(host.add(offset as usize), 8, 0) };
-            self.note_store(paddr + offset);
+        let host = match self.tlb.store(self.mmu_index, block, 8) {
+            Some(host) if self.reservation.is_none() => host as *mut u8,
+            _ => {
+                let paddr = translate(&self.ram, block, Access::Store, &self.context())?;
+                let host = self.ram.host_ptr(paddr, CACHE_BLOCK).ok_or(Trap {
+                    gva: self.virt,
+                    ..Trap::new(Cause::StoreAccess, block)
+                })?;
+                if let Some((reserved, _)) = self.reservation
+                    && reserved & !(CACHE_BLOCK - 1) == paddr
+                {
+                    self.reservation = None;
+                }
+                let page = host as usize - (paddr & 0xFFF) as usize;
+                self.tlb.fill_store(self.mmu_index, block, page);
+                host
+            }
+        };
+        for offset in (0..CACHE_BLOCK as usize).step_by(8) {
+            // SAFETY: the block is 64-byte aligned, so it lies in the page the TLB
+            // entry or host_ptr vouched for, which is RAM.
+            unsafe { ram::store(host.add(offset), 8, 0) };
         }
         Ok(())
     }

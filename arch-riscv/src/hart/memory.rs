@@ -172,7 +172,7 @@ impl Hart {
 
     /// Breaks an LR reservation another store of this hart hits.
     #[inline]
-    pub(super) fn note_store(&mut self, paddr: u64) {
+    fn note_store(&mut self, paddr: u64) {
         if let Some((reserved, _)) = self.reservation
             && reserved & !7 == paddr & !7
         {

@@ -185,3 +185,33 @@ fn svinval_in_user_mode_is_illegal() {
     });
     assert_eq!(cause(&m), -1);
 }
+
+#[test]
+fn cbo_zero_through_a_cached_translation_zeroes_whole_blocks() {
+    // The sd fills the store TLB; the cbo.zero ops then take its fast path.
+    let m = run(|p| {
+        p.li(A1, DATA + 0x100).li(A2, 7).sd(A2, A1, 0);
+        p.li(A3, DATA + 0x1C0)
+            .cbo_zero(A3)
+            .addi(A3, A3, 64)
+            .cbo_zero(A3);
+        p.ld(A0, A1, 0).ecall();
+    });
+    assert_eq!(m.hart.reg(A0 as usize), 7);
+    let mut p = Assembler::new(RAM_BASE);
+    p.li(A1, DATA + 0x100).sd(ZERO, A1, 0);
+    p.li(A3, DATA + 0x1C0)
+        .cbo_zero(A3)
+        .addi(A3, A3, 64)
+        .cbo_zero(A3)
+        .ecall();
+    let mut m = TestMachine::new(&p);
+    fill(&m, DATA + 0x180, DATA + 0x240);
+    m.run_to_ecall();
+    assert_eq!(m.read64(DATA + 0x1B8), 0x5A5A_5A5A_5A5A_5A5A);
+    for addr in (DATA + 0x1C0..DATA + 0x200).step_by(8) {
+        assert_eq!(m.read64(addr), 0, "{addr:#x}");
+    }
+    assert_eq!(m.read64(DATA + 0x200), 0);
+    assert_eq!(m.read64(DATA + 0x238), 0);
+}
