@@ -16,6 +16,7 @@ PKGS=(
     binutils          # objcopy/readelf for inspection
     time              # /usr/bin/time -v for peak RSS in benchmarks
     qemu-system-misc  # qemu-system-riscv64 (comparison, nested KVM host)
+    qemu-user         # qemu-riscv64 (differential tests of the soft hart's instructions)
     opensbi           # firmware for qemu -bios default
     e2fsprogs         # mkfs.ext4 -d and debugfs: the ext4 drive images of the tests
     iproute2          # ip netns / ip tuntap: the network tests' namespace and TAP

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure a Rust toolchain new enough for rvnest (1.88: edition 2024 and let
-# chains) is on PATH, with clippy and rustfmt. Sourced by the other scripts.
+# Makes sure a Rust toolchain new enough for rvnest (1.95, what cranelift, the
+# compiled tier's code generator, needs) is on PATH, with clippy and rustfmt.
+# Sourced by the other scripts.
 set -euo pipefail
 if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 if ! command -v cargo >/dev/null 2>&1; then
@@ -8,16 +9,16 @@ if ! command -v cargo >/dev/null 2>&1; then
     apt-get install -y rustup >/dev/null
     rustup default stable
   else
-    echo "rvnest needs Rust >= 1.88: install rustup (https://rustup.rs) and re-run." >&2
+    echo "rvnest needs Rust >= 1.95: install rustup (https://rustup.rs) and re-run." >&2
     exit 1
   fi
 fi
 rust_minor=$(rustc --version | sed -n 's/^rustc 1\.\([0-9]*\)\..*/\1/p')
-if [ "${rust_minor:-0}" -lt 88 ]; then
+if [ "${rust_minor:-0}" -lt 95 ]; then
   if command -v rustup >/dev/null 2>&1; then
     rustup install stable >/dev/null && rustup default stable >/dev/null
   else
-    echo "rvnest needs Rust >= 1.88, found $(rustc --version): update it and re-run." >&2
+    echo "rvnest needs Rust >= 1.95, found $(rustc --version): update it and re-run." >&2
     exit 1
   fi
 fi

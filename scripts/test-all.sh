@@ -5,7 +5,7 @@
 #   2. lints: formatting, clippy for x86_64 and for riscv64;
 #   3. builds: rvnest for this host, the whole workspace for riscv64 (a static
 #      rvnest), the L1 initramfs that carries the riscv64 rvnest and an L2 guest;
-#   4. tests: unit tests, end-to-end boots on the soft backend, the nested stack
+#   4. tests: unit tests (the hart's on both tiers), end-to-end boots on the soft backend, the nested stack
 #      (rvnest -> Linux KVM -> rvnest/kvm -> Linux), rvnest on a real KVM inside QEMU,
 #      and the REST API (including a property-based schemathesis run).
 set -euo pipefail
@@ -25,6 +25,11 @@ cargo build --release --workspace --target riscv64gc-unknown-linux-gnu
 bash resources/kvm-host/build-l1.sh
 
 cargo test --release --workspace
+# The hart's tests again on the compiled tier: at the default threshold, and with
+# every block compiled at its first run (the interpreter runs only what the tier
+# leaves to it).
+RVNEST_TEST_TIER=compiled cargo test --release -p arch-riscv
+RVNEST_TEST_TIER=compile-all cargo test --release -p arch-riscv
 # QEMU-hosted KVM runs one at a time (each QEMU takes 2 GiB and both cores).
 cargo test --release -p e2e --test kvm -- --include-ignored --test-threads=1
 # The REST API: a property-based run of schemathesis (pinned, installed with pip into

@@ -439,6 +439,10 @@ pub struct MachineConfig {
     /// guest hypervisor; requires `nested: true` when enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// `jit` (optional): the soft backend's compiled tier (on by default where the
+    /// host architecture has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jit: Option<JitConfig>,
     /// `smt` (optional, Firecracker's): `false` is accepted; `true` is refused (a
     /// RISC-V hart has no SMT sibling to pair it with).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -478,6 +482,7 @@ impl Default for MachineConfig {
             irqchip: IrqChip::Auto,
             nested: false,
             nacl: None,
+            jit: None,
             smt: None,
             track_dirty_pages: None,
             huge_pages: None,
@@ -508,6 +513,9 @@ pub struct MachineConfigUpdate {
     /// New `nacl` section (replaces the old one whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<NaclConfig>,
+    /// New `jit` section (replaces the old one whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jit: Option<JitConfig>,
     /// `smt` (Firecracker's, as in `machine-config`): `false` is accepted; `true` is refused (a
     /// RISC-V hart has no SMT sibling to pair it with).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -536,6 +544,7 @@ impl MachineConfigUpdate {
             irqchip: self.irqchip.unwrap_or(base.irqchip),
             nested: self.nested.unwrap_or(base.nested),
             nacl: self.nacl.clone().or_else(|| base.nacl.clone()),
+            jit: self.jit.or(base.jit),
             smt: self.smt.or(base.smt),
             track_dirty_pages: self.track_dirty_pages.or(base.track_dirty_pages),
             huge_pages: self.huge_pages.or(base.huge_pages),
@@ -591,6 +600,55 @@ impl fmt::Display for IrqChip {
             IrqChip::Plic => "plic",
             IrqChip::Aia => "aia",
         })
+    }
+}
+
+/// `machine-config.jit`: the soft backend's compiled tier, which turns hot guest code
+/// into host machine code (the interpreter runs the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JitConfig {
+    /// `enabled` (optional, default `true`); `false` interprets everything.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `threshold` (optional, default [`JitConfig::DEFAULT_THRESHOLD`]): times a jump
+    /// target is reached before the block there is compiled, 0 to
+    /// [`JitConfig::MAX_THRESHOLD`] (0 compiles every block at its first run).
+    #[serde(default = "JitConfig::default_threshold")]
+    pub threshold: u32,
+    /// `code_cache_mib` (optional, default [`JitConfig::DEFAULT_CODE_CACHE_MIB`]): the
+    /// size of each vCPU's code cache, 1 to [`JitConfig::MAX_CODE_CACHE_MIB`]; a full
+    /// cache is emptied and refilled with what is hot.
+    #[serde(default = "JitConfig::default_code_cache_mib")]
+    pub code_cache_mib: u32,
+}
+
+impl JitConfig {
+    /// The default `threshold`.
+    pub const DEFAULT_THRESHOLD: u32 = 200;
+    /// The largest `threshold`.
+    pub const MAX_THRESHOLD: u32 = 254;
+    /// The default `code_cache_mib`.
+    pub const DEFAULT_CODE_CACHE_MIB: u32 = 32;
+    /// The largest `code_cache_mib`.
+    pub const MAX_CODE_CACHE_MIB: u32 = 1024;
+
+    fn default_threshold() -> u32 {
+        JitConfig::DEFAULT_THRESHOLD
+    }
+
+    fn default_code_cache_mib() -> u32 {
+        JitConfig::DEFAULT_CODE_CACHE_MIB
+    }
+}
+
+impl Default for JitConfig {
+    fn default() -> JitConfig {
+        JitConfig {
+            enabled: true,
+            threshold: JitConfig::DEFAULT_THRESHOLD,
+            code_cache_mib: JitConfig::DEFAULT_CODE_CACHE_MIB,
+        }
     }
 }
 
@@ -769,6 +827,7 @@ impl Body for VmConfig {
         &["boot-source"],
         &["machine-config"],
         &["machine-config", "nacl"],
+        &["machine-config", "jit"],
         &["logger"],
         &["metrics"],
         &["entropy"],
@@ -782,12 +841,12 @@ impl Body for BootSource {
 
 impl Body for MachineConfig {
     const PATH: &'static [&'static str] = &["machine-config"];
-    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"]];
+    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"], &["jit"]];
 }
 
 impl Body for MachineConfigUpdate {
     const PATH: &'static [&'static str] = &["machine-config"];
-    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"]];
+    const OBJECTS: &'static [&'static [&'static str]] = &[&["nacl"], &["jit"]];
 }
 
 impl Body for LoggerConfig {
@@ -1003,6 +1062,28 @@ impl MachineConfig {
                         format!("duplicate feature \"{feature}\""),
                     ));
                 }
+            }
+        }
+        if let Some(jit) = &self.jit {
+            if jit.threshold > JitConfig::MAX_THRESHOLD {
+                return Err(invalid(
+                    "machine-config.jit.threshold",
+                    format!(
+                        "must be between 0 and {}, got {}",
+                        JitConfig::MAX_THRESHOLD,
+                        jit.threshold
+                    ),
+                ));
+            }
+            if !(1..=JitConfig::MAX_CODE_CACHE_MIB).contains(&jit.code_cache_mib) {
+                return Err(invalid(
+                    "machine-config.jit.code_cache_mib",
+                    format!(
+                        "must be between 1 and {}, got {}",
+                        JitConfig::MAX_CODE_CACHE_MIB,
+                        jit.code_cache_mib
+                    ),
+                ));
             }
         }
         Ok(())

@@ -217,6 +217,8 @@ pub struct VcpuCounters {
     pub nacl: NaclCounters,
     /// Translation and decode caches (soft backend).
     pub translation: TranslationCounters,
+    /// The soft hart's compiled tier.
+    pub compiled: CompiledTierCounters,
 }
 
 /// What a vCPU thread is doing.
@@ -341,6 +343,49 @@ pub struct TranslationCounters {
     pub fetch_misses: u64,
     /// Instructions decoded into the decode cache.
     pub decodes: u64,
+}
+
+/// The soft hart's compiled tier (`machine-config.jit`), all zero when it is off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompiledTierCounters {
+    /// Whether this vCPU compiles hot code.
+    pub enabled: bool,
+    /// Blocks compiled.
+    pub blocks: u64,
+    /// Blocks the code generator refused (they stay interpreted).
+    pub failures: u64,
+    /// Time spent compiling, in microseconds.
+    pub compile_us: u64,
+    /// Bytes of the code cache in use.
+    pub code_bytes: u64,
+    /// Size of the code cache (`machine-config.jit.code_cache_mib`).
+    pub code_cache_bytes: u64,
+    /// Times the code cache filled up and was emptied.
+    pub cache_flushes: u64,
+    /// Entries from the interpreter into compiled code.
+    pub entries: u64,
+    /// Returns from compiled code to the interpreter, by reason.
+    pub side_exits: SideExitCounters,
+}
+
+/// Why compiled code returned to the interpreter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SideExitCounters {
+    /// The next block is not compiled (yet).
+    pub not_compiled: u64,
+    /// The time slice ran out (interrupts, timers and kicks are checked).
+    pub budget: u64,
+    /// A load or store missed the TLB, trapped, or reached MMIO.
+    pub slow_access: u64,
+    /// An instruction the tier does not compile changed the control flow.
+    pub stepped: u64,
+    /// An instruction the tier does not compile ended the slice (CSR write, SRET,
+    /// WFI...).
+    pub end_slice: u64,
+    /// An instruction needs the VMM (SBI call, MMIO).
+    pub vmm: u64,
 }
 
 /// One line of the metrics file, written by `FlushMetrics`, every 60 seconds while a

@@ -6,16 +6,17 @@
 use std::collections::BTreeSet;
 
 use api::config::{
-    Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, LogLevel, LoggerConfig,
-    MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature, NetworkInterface,
-    VsockConfig,
+    Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, JitConfig, LogLevel,
+    LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
+    NetworkInterface, VsockConfig,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
 use api::types::{
-    ApiError, DeviceCounters, DeviceKind, ExitCounters, FullVmConfig, InstanceActionInfo,
-    InstanceInfo, InstanceState, MetricsRecord, NaclCounters, NestedCounters, SbiCounters,
-    TranslationCounters, VcpuActivity, VcpuCounters, VersionInfo, VmCounters, VmStateUpdate,
+    ApiError, CompiledTierCounters, DeviceCounters, DeviceKind, ExitCounters, FullVmConfig,
+    InstanceActionInfo, InstanceInfo, InstanceState, MetricsRecord, NaclCounters, NestedCounters,
+    SbiCounters, TranslationCounters, VcpuActivity, VcpuCounters, VersionInfo, VmCounters,
+    VmStateUpdate,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -367,6 +368,11 @@ fn sample_vcpu(id: u32) -> VcpuCounters {
             fetch_misses: 5,
             decodes: 6,
         },
+        compiled: CompiledTierCounters {
+            enabled: true,
+            blocks: 9,
+            ..CompiledTierCounters::default()
+        },
     }
 }
 
@@ -409,6 +415,10 @@ fn response_bodies_match_their_schemas() {
             nacl: Some(NaclConfig {
                 enabled: true,
                 features: NaclFeature::all(),
+            }),
+            jit: Some(JitConfig {
+                threshold: 0,
+                ..JitConfig::default()
             }),
             ..MachineConfig::default()
         },

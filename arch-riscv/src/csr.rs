@@ -139,6 +139,29 @@ pub mod hgatp {
 pub mod henvcfg {
     /// VS-mode may use stimecmp (vstimecmp).
     pub const STCE: u64 = 1 << 63;
+    /// Svpbmt in the VS-stage page tables.
+    pub const PBMTE: u64 = 1 << 62;
+}
+
+/// The cache-block fields `senvcfg` and `henvcfg` share (Zicbom, Zicboz).
+pub mod envcfg {
+    /// cbo.inval enable, 2 bits: 00 illegal, 01 runs as cbo.flush, 11 invalidates
+    /// (10 is reserved).
+    pub const CBIE: u64 = 3 << 4;
+    /// cbo.clean and cbo.flush enable.
+    pub const CBCFE: u64 = 1 << 6;
+    /// cbo.zero enable.
+    pub const CBZE: u64 = 1 << 7;
+
+    /// `value`'s cache-block fields, the reserved CBIE value 10 read as 00.
+    pub const fn cache_block_fields(value: u64) -> u64 {
+        let fields = value & (CBIE | CBCFE | CBZE);
+        if fields & CBIE == 2 << 4 {
+            fields & !CBIE
+        } else {
+            fields
+        }
+    }
 }
 
 /// `sstatus` fields (the S-mode view of mstatus).

@@ -1,8 +1,9 @@
 //! RISC-V for rvnest: the ISA (decoder, encoder, CSR numbers), IEEE arithmetic for
-//! F and D, the software hart with its MMU, the machine's memory map, FDT generation
-//! and kernel-image loading.
+//! F and D, the bit-manipulation operations, the software hart with its MMU, the
+//! machine's memory map, FDT generation and kernel-image loading.
 #![deny(missing_docs)]
 
+pub mod bitmanip;
 pub mod csr;
 pub mod fdt;
 pub mod fpu;

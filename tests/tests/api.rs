@@ -109,6 +109,15 @@ fn boot_pause_resume_count_and_shut_down_through_the_api() {
         "hart 0 started hart 1 through HSM"
     );
     assert!(before.vcpus.iter().all(|v| v.translation.decodes > 0));
+    if arch_riscv::hart::COMPILED_TIER {
+        // The compiled tier is on by default and the guest's hot code is compiled.
+        let compiled = &before.vcpus[0].compiled;
+        assert!(compiled.enabled && compiled.blocks > 0, "{compiled:?}");
+        assert!(
+            compiled.code_bytes > 0 && compiled.entries > 0,
+            "{compiled:?}"
+        );
+    }
     std::thread::sleep(Duration::from_millis(200));
     let later = client.counters().expect("counters");
     assert!(

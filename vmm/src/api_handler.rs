@@ -523,7 +523,10 @@ mod tests {
         assert_eq!(answer.status, 409);
         assert_eq!(fault(&answer), "No metrics file: PUT /metrics first");
         let answer = vmm.handle(ApiRequest::GetCounters);
-        assert_eq!(answer.body.as_deref(), Some(br#"{"vcpus":[],"devices":[]}"#.as_slice()));
+        assert_eq!(
+            answer.body.as_deref(),
+            Some(br#"{"vcpus":[],"devices":[]}"#.as_slice())
+        );
     }
 
     #[test]

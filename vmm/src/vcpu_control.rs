@@ -12,8 +12,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use api::types::{
-    NaclCounters, NestedCounters, TranslationCounters, VcpuActivity, VcpuCounters as VcpuReport,
+    CompiledTierCounters, NaclCounters, NestedCounters, SideExitCounters, TranslationCounters,
+    VcpuActivity, VcpuCounters as VcpuReport,
 };
+use arch_riscv::hart::CompileStats;
 
 use crate::hypervisor::VcpuCounters;
 use crate::vcpu::VcpuStats;
@@ -57,7 +59,39 @@ impl VcpuSnapshot {
                 fetch_misses: c.fetch_misses,
                 decodes: c.decodes,
             },
+            compiled: c.compiled.map(compiled_report).unwrap_or_default(),
         }
+    }
+}
+
+/// The compiled tier's statistics as the API shows them.
+fn compiled_report(stats: CompileStats) -> CompiledTierCounters {
+    let [
+        _,
+        not_compiled,
+        budget,
+        slow_access,
+        stepped,
+        end_slice,
+        vmm,
+    ] = stats.exits;
+    CompiledTierCounters {
+        enabled: true,
+        blocks: stats.blocks,
+        failures: stats.failures,
+        compile_us: stats.compile_nanos / 1000,
+        code_bytes: stats.code_bytes,
+        code_cache_bytes: stats.code_cache_bytes,
+        cache_flushes: stats.cache_flushes,
+        entries: stats.entries,
+        side_exits: SideExitCounters {
+            not_compiled,
+            budget,
+            slow_access,
+            stepped,
+            end_slice,
+            vmm,
+        },
     }
 }
 

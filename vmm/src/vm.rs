@@ -119,6 +119,7 @@ impl Vm {
             ],
             nesting: hypervisor::Nesting::from_config(machine_config),
             irqchip: IrqChipRequest::from_config(machine_config),
+            compile: hypervisor::compile_config(machine_config),
         })?;
         let irqchip = vm.interrupt_controller();
         tracing::info!("irqchip: {}", hypervisor::irqchip_name(&irqchip));

@@ -475,6 +475,44 @@ fn nacl_checks() {
 }
 
 #[test]
+fn jit_checks() {
+    let assets = Assets::new();
+    let config = VmConfig::from_json_str(
+        &assets.json(r#"{"vcpu_count": 1, "mem_size_mib": 512, "jit": {"threshold": 0}}"#),
+    )
+    .expect("jit with a threshold");
+    assert_eq!(
+        config.machine_config.jit,
+        Some(JitConfig {
+            enabled: true,
+            threshold: 0,
+            code_cache_mib: JitConfig::DEFAULT_CODE_CACHE_MIB,
+        })
+    );
+    let absent = VmConfig::from_json_str(&assets.json(MINIMAL_MACHINE)).expect("no jit");
+    assert_eq!(absent.machine_config.jit, None);
+    assert_eq!(
+        err(&assets.json(r#"{"vcpu_count": 1, "mem_size_mib": 512, "jit": {"threshold": 255}}"#)),
+        "Invalid config: machine-config.jit.threshold: must be between 0 and 254, got 255"
+    );
+    assert_eq!(
+        err(&assets.json(r#"{"vcpu_count": 1, "mem_size_mib": 512, "jit": {"code_cache_mib": 0}}"#)),
+        "Invalid config: machine-config.jit.code_cache_mib: must be between 1 and 1024, got 0"
+    );
+    let e = err(&assets.json(r#"{"vcpu_count": 1, "mem_size_mib": 512, "jit": {"on": true}}"#));
+    assert!(
+        e.starts_with("Invalid config: unknown field \"on\" in machine-config.jit"),
+        "{e}"
+    );
+    let e =
+        err(&assets.json(r#"{"vcpu_count": 1, "mem_size_mib": 512, "jit": {"threshold": -1}}"#));
+    assert!(
+        e.starts_with("Invalid config: machine-config.jit.threshold"),
+        "{e}"
+    );
+}
+
+#[test]
 fn boot_args_checks() {
     let assets = Assets::new();
     let long = "x".repeat(MAX_BOOT_ARGS_LEN + 1);
@@ -617,6 +655,10 @@ fn machine_config_update_applies_only_its_fields() {
         nacl: Some(NaclConfig {
             enabled: true,
             features: vec![NaclFeature::SyncCsr],
+        }),
+        jit: Some(JitConfig {
+            enabled: false,
+            ..JitConfig::default()
         }),
         ..MachineConfig::default()
     };

@@ -157,7 +157,7 @@ impl Hart {
             csr::SIE => s.ie = (s.ie & !irq::S_MASK) | (value & irq::S_MASK),
             csr::STVEC => s.stvec = value & !2, // MODE 0 (direct) or 1 (vectored)
             csr::SCOUNTEREN => s.scounteren = value & 0xFFFF_FFFF,
-            csr::SENVCFG => s.senvcfg = 0, // FIOM, CBIE, CBCFE, CBZE: none implemented
+            csr::SENVCFG => s.senvcfg = csr::envcfg::cache_block_fields(value),
             csr::SSCRATCH => s.sscratch = value,
             csr::SEPC => s.sepc = value & !1,
             csr::SCAUSE => s.scause = value,

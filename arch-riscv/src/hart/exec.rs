@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{Ordering, compiler_fence, fence};
 
+use super::cmo::Refused;
 use super::icache::{CodePage, DecodeCache};
 use super::memory::Stop;
 use super::tlb::{GUEST_INDICES, HOST_INDICES};
@@ -16,12 +17,12 @@ use crate::fpu::{self, RegFile, RoundingMode};
 use crate::isa::{Op, OpKind, decode};
 
 /// Instructions per slice: between slices the hart polls interrupts and events.
-const SLICE: u64 = 8192;
+pub(super) const SLICE: u64 = 8192;
 
 /// What an instruction asks the loop to do next. Small enough to stay in registers:
 /// an exit's payload waits in `Hart::exit`.
 #[derive(Clone, Copy)]
-enum Flow {
+pub(super) enum Flow {
     /// Go on at this pc, the next instruction in straight-line order.
     Next(u64),
     /// Go on at this pc, a jump or taken branch target.
@@ -109,6 +110,12 @@ impl Hart {
     pub(super) fn run_slice(&mut self) -> Option<Exit> {
         let mut executed = 0u64;
         let mut pc = self.pc;
+        #[cfg(jit)]
+        let threshold = self.jit.as_ref().map(|tier| tier.threshold());
+        // After a compiled block left at an access it could not complete, the
+        // interpreter runs that instruction before code is entered again.
+        #[cfg(jit)]
+        let mut interpret_next = false;
         let flow = 'slice: loop {
             if executed >= SLICE {
                 self.pc = pc;
@@ -127,6 +134,23 @@ impl Hart {
                 }
             };
             let page_base = pc & !0xFFF;
+            #[cfg(jit)]
+            if let Some(threshold) = threshold
+                && !std::mem::take(&mut interpret_next)
+                && self.compiled_entry(page, pc, threshold)
+            {
+                self.pc = pc;
+                let (run, code) = self.enter_compiled(page, pc, SLICE - executed);
+                executed += run;
+                pc = self.pc;
+                match code {
+                    super::jit::exit::VMM => break 'slice Flow::Exit,
+                    super::jit::exit::END_SLICE => break 'slice Flow::EndSlice,
+                    super::jit::exit::SLOW_ACCESS => interpret_next = true,
+                    _ => {}
+                }
+                continue 'slice;
+            }
             loop {
                 // At most 0x1002: pc was checked to lie in the page at the last jump
                 // or refetch, and straight-line steps advance it by 2 or 4 into the
@@ -160,7 +184,16 @@ impl Hart {
                         pc = next;
                         continue;
                     }
-                    Flow::Jump(target) => target,
+                    Flow::Jump(target) => {
+                        #[cfg(jit)]
+                        if let Some(threshold) = threshold
+                            && Self::hot_in_page(page, page_base, target, threshold)
+                        {
+                            pc = target;
+                            continue 'slice;
+                        }
+                        target
+                    }
                     Flow::Resume => self.pc,
                     Flow::Refetch => {
                         pc = self.pc;
@@ -178,6 +211,42 @@ impl Hart {
             Flow::Exit => self.exit.take(),
             _ => None,
         }
+    }
+
+    /// Whether the slice should enter compiled code at `pc`, the start of a slot of
+    /// `page`: a block is there, or the slot just became hot and compiled.
+    #[cfg(jit)]
+    #[inline]
+    fn compiled_entry(&mut self, page: *mut CodePage, pc: u64, threshold: u8) -> bool {
+        // SAFETY: `page` is the decoded page of `pc`, valid until the next fill; the
+        // slot index is below SLOTS.
+        let slot = unsafe { &mut (*page).ops[((pc & 0xFFF) >> 1) as usize] };
+        if slot.block > Op::NOT_COMPILABLE {
+            return true;
+        }
+        if slot.block != 0 || slot.len == 0 {
+            return false;
+        }
+        slot.heat = slot.heat.saturating_add(1);
+        slot.heat > threshold && self.compile_block(page, (pc & 0xFFF) as usize)
+    }
+
+    /// Counts a jump to `target` in the page at `page_base`; whether the slice should
+    /// go to its top to enter (or compile) a block there.
+    #[cfg(jit)]
+    #[inline]
+    fn hot_in_page(page: *mut CodePage, page_base: u64, target: u64, threshold: u8) -> bool {
+        let offset = target.wrapping_sub(page_base);
+        if offset >= 0x1000 {
+            return false;
+        }
+        // SAFETY: as in compiled_entry; offset < 4096.
+        let slot = unsafe { &mut (*page).ops[(offset >> 1) as usize] };
+        if slot.block > Op::NOT_COMPILABLE || (slot.block == 0 && slot.heat >= threshold) {
+            return true;
+        }
+        slot.heat = slot.heat.saturating_add(1);
+        false
     }
 
     /// Decodes the slot at `offset` of `page` and executes it (the cold path of the
@@ -266,7 +335,7 @@ impl Hart {
     /// Executes one operation at `pc`. The straight-line cases return the next pc;
     /// whatever goes out of line writes `self.pc` first (`cold!`).
     #[inline(always)]
-    fn step(&mut self, op: &Op, pc: u64, len: u64) -> Flow {
+    pub(super) fn step(&mut self, op: &Op, pc: u64, len: u64) -> Flow {
         use OpKind::*;
         macro_rules! x {
             ($r:expr) => {
@@ -423,9 +492,10 @@ impl Hart {
             } as u64)),
 
             Fence => {
-                // x86 and aarch64 order everything but store->load with the plain
-                // accesses used for guest memory; only FENCE W,R needs a real fence.
-                if op.imm & 0x10 != 0 && op.imm & 0x2 != 0 {
+                // x86 orders everything but store->load with the plain accesses used
+                // for guest memory, so only FENCE W,R needs a real fence there; other
+                // hosts' memory models are weaker than RVWMO's, so every FENCE is one.
+                if op.imm & 0x10 != 0 && op.imm & 0x2 != 0 || !cfg!(target_arch = "x86_64") {
                     fence(Ordering::SeqCst);
                 } else {
                     compiler_fence(Ordering::SeqCst);
@@ -463,8 +533,9 @@ impl Hart {
         }
     }
 
-    /// The system, CSR and hypervisor instructions: out of line, so the hot match
-    /// in [`Hart::step`] stays small enough to keep its values in registers.
+    /// The system, CSR and hypervisor instructions and the bit-manipulation ones
+    /// (Zba, Zbb, Zbs, Zicond): out of line, so the hot match in [`Hart::step`] stays
+    /// small enough to keep its values in registers.
     #[inline(never)]
     fn step_rare(&mut self, op: &Op) -> Flow {
         use OpKind::*;
@@ -519,7 +590,7 @@ impl Hart {
                     Flow::EndSlice
                 }
             },
-            SfenceVma => match self.system_guard(op, hstatus::VTVM) {
+            SfenceVma | SinvalVma => match self.system_guard(op, hstatus::VTVM) {
                 Some(flow) => flow,
                 None => {
                     let indices = if self.virt {
@@ -539,27 +610,29 @@ impl Hart {
                     Flow::Refetch
                 }
             },
-            HfenceVvma | HfenceGvma => match self.hypervisor_guard(op, false) {
-                Some(flow) => flow,
-                None => {
-                    let fence = if op.kind == HfenceGvma || op.rs1 == 0 {
-                        nacl::Hfence::Gvma {
-                            vmid: None,
-                            range: None,
-                        }
-                    } else {
-                        nacl::Hfence::Vvma {
-                            vmid: 0,
-                            asid: None,
-                            range: Some((a, 1)),
-                        }
-                    };
-                    self.stats.hfences += 1;
-                    self.apply_hfence(fence);
-                    self.pc = next_pc;
-                    Flow::Refetch
+            HfenceVvma | HfenceGvma | HinvalVvma | HinvalGvma => {
+                match self.hypervisor_guard(op, false) {
+                    Some(flow) => flow,
+                    None => {
+                        let fence = if matches!(op.kind, HfenceGvma | HinvalGvma) || op.rs1 == 0 {
+                            nacl::Hfence::Gvma {
+                                vmid: None,
+                                range: None,
+                            }
+                        } else {
+                            nacl::Hfence::Vvma {
+                                vmid: 0,
+                                asid: None,
+                                range: Some((a, 1)),
+                            }
+                        };
+                        self.stats.hfences += 1;
+                        self.apply_hfence(fence);
+                        self.pc = next_pc;
+                        Flow::Refetch
+                    }
                 }
-            },
+            }
             HlvB | HlvBu | HlvH | HlvHu | HlvW | HlvWu | HlvD | HlvxHu | HlvxWu => {
                 match self.hypervisor_guard(op, true) {
                     Some(flow) => flow,
@@ -602,7 +675,58 @@ impl Hart {
                 }
             },
 
-            _ => self.illegal(op),
+            // Svinval's ordering fences: the invalidations above take effect at once.
+            SfenceWInval | SfenceInvalIr => match self.system_guard(op, 0) {
+                Some(flow) => flow,
+                None => {
+                    self.pc = next_pc;
+                    Flow::Resume
+                }
+            },
+            CboInval | CboClean | CboFlush | CboZero => {
+                match self.cache_block_allowed(super::cmo::enable_field(op.kind)) {
+                    Err(Refused::Illegal) => self.illegal(op),
+                    Err(Refused::Virtual) => self.virtual_instruction(op),
+                    Ok(()) => {
+                        let done = if op.kind == CboZero {
+                            self.zero_cache_block(a)
+                        } else {
+                            self.check_cache_block(a)
+                        };
+                        match done {
+                            Ok(()) => {
+                                self.pc = next_pc;
+                                Flow::Resume
+                            }
+                            Err(trap) => self.stopped(Stop::Trap(trap), op),
+                        }
+                    }
+                }
+            }
+            // Zawrs: no wait when no reservation is held; otherwise the slice ends, a
+            // short stall after which the guest checks its condition again.
+            WrsNto | WrsSto => {
+                self.pc = next_pc;
+                if self.reservation.is_some() {
+                    Flow::EndSlice
+                } else {
+                    Flow::Resume
+                }
+            }
+            MopR | MopRr => {
+                self.x[(op.rd & 63) as usize] = 0;
+                self.pc = next_pc;
+                Flow::Resume
+            }
+
+            _ => match crate::bitmanip::execute(op.kind, a, b, op.imm as u32) {
+                Some(value) => {
+                    self.x[(op.rd & 63) as usize] = value;
+                    self.pc = next_pc;
+                    Flow::Resume
+                }
+                None => self.illegal(op),
+            },
         }
     }
 

@@ -97,7 +97,10 @@ impl Hart {
             }
             csr::HTIMEDELTA => s.htimedelta = value,
             csr::HCOUNTEREN => s.hcounteren = value & 0xFFFF_FFFF,
-            csr::HENVCFG => s.henvcfg = value & henvcfg::STCE,
+            csr::HENVCFG => {
+                s.henvcfg = value & (henvcfg::STCE | henvcfg::PBMTE)
+                    | csr::envcfg::cache_block_fields(value)
+            }
             csr::HTVAL => s.htval = value,
             csr::HTINST => s.htinst = value,
             csr::HIP => s.hvip = (s.hvip & !irq::VSSIP) | (value & irq::VSSIP),

@@ -254,6 +254,16 @@ impl DecodeCache {
         self.pages.clear();
     }
 
+    /// Forgets every compiled block (the compiled tier emptied its code cache).
+    pub fn forget_blocks(&mut self) {
+        for page in self.pages.values_mut() {
+            for op in &mut page.ops {
+                op.block = 0;
+                op.heat = 0;
+            }
+        }
+    }
+
     /// Number of decoded pages held.
     pub fn pages(&self) -> usize {
         self.pages.len()

@@ -8,7 +8,7 @@ use super::mmu::{Context, translate};
 use super::ram;
 use super::trap::{Access, Cause, Trap};
 use super::{Exit, Hart};
-use crate::csr::status;
+use crate::csr::{henvcfg, status};
 use crate::isa::OpKind;
 
 /// Why an access did not complete: a guest trap, or an exit for the VMM.
@@ -39,6 +39,7 @@ impl Hart {
                 hgatp: Some(s.hgatp),
                 g_mxr: s.sstatus & status::MXR != 0,
                 execute_as_read: false,
+                pbmte: s.henvcfg & henvcfg::PBMTE != 0,
             }
         } else {
             Context {
@@ -49,6 +50,7 @@ impl Hart {
                 hgatp: None,
                 g_mxr: false,
                 execute_as_read: false,
+                pbmte: true,
             }
         }
     }
@@ -86,7 +88,7 @@ impl Hart {
 
     #[cold]
     #[inline(never)]
-    fn load_slow(&mut self, vaddr: u64, size: u64) -> Result<u64, Stop> {
+    pub(super) fn load_slow(&mut self, vaddr: u64, size: u64) -> Result<u64, Stop> {
         self.stats.tlb_misses += 1;
         if vaddr & 0xFFF > 0x1000 - size {
             return self.split_load(vaddr, size);
@@ -113,7 +115,7 @@ impl Hart {
 
     #[cold]
     #[inline(never)]
-    fn store_slow(&mut self, vaddr: u64, size: u64, value: u64) -> Result<(), Stop> {
+    pub(super) fn store_slow(&mut self, vaddr: u64, size: u64, value: u64) -> Result<(), Stop> {
         self.stats.tlb_misses += 1;
         if vaddr & 0xFFF > 0x1000 - size {
             return self.split_store(vaddr, size, value);

@@ -4,6 +4,13 @@
 //! translating every VS-stage page-table access). A and D are set by the walk
 //! (atomically, as a hart with hardware A/D updating does) instead of faulting.
 //!
+//! Svnapot's 64 KiB pages and Svpbmt's memory types are understood. The types
+//! change nothing here: guest RAM is host memory, coherent with every agent the
+//! VMM emulates, and device windows are always strongly ordered exits, so NC and
+//! IO mappings of either behave as the specification asks. PBMT = 3 (reserved),
+//! PBMT in a first stage whose PBMTE is clear, and N or PBMT in a non-leaf PTE
+//! are page faults.
+//!
 //! The walk is the software TLB's miss path; it runs rarely and favours clarity. A
 //! lazy shadow cache of combined translations for nested guests plugs in above it:
 //! its misses call [`translate`], its invalidations follow the guest's HFENCEs.
@@ -31,8 +38,14 @@ pub const PTE_G: u64 = 1 << 5;
 pub const PTE_A: u64 = 1 << 6;
 /// PTE bit: dirty.
 pub const PTE_D: u64 = 1 << 7;
-/// Bits 63:54: N, PBMT and reserved; must be zero without Svnapot and Svpbmt.
-const PTE_RESERVED: u64 = 0xFFC0_0000_0000_0000;
+/// PTE bit: a naturally aligned power-of-two (NAPOT) range, 64 KiB (Svnapot).
+pub const PTE_N: u64 = 1 << 63;
+/// PTE bits 62:61: page-based memory type (Svpbmt): 0 PMA, 1 NC, 2 IO, 3 reserved.
+pub const PTE_PBMT: u64 = 3 << 61;
+/// PTE bits 60:54: reserved, must be zero.
+const PTE_RESERVED: u64 = 0x1FC0_0000_0000_0000;
+/// The low PPN bits of a 64 KiB NAPOT leaf.
+const NAPOT_64K: u64 = 0b1000;
 const PTE_PPN_SHIFT: u32 = 10;
 const PTE_PPN_MASK: u64 = (1 << 44) - 1;
 
@@ -96,6 +109,9 @@ pub struct Context {
     pub g_mxr: bool,
     /// HLVX: loads need execute permission instead of read permission.
     pub execute_as_read: bool,
+    /// Svpbmt in the first stage: menvcfg.PBMTE (set) for V=0, henvcfg.PBMTE for
+    /// V=1. The G-stage always has it.
+    pub pbmte: bool,
 }
 
 /// What a leaf PTE must allow.
@@ -108,6 +124,8 @@ struct Need {
     execute_as_read: bool,
     /// G-stage leaves must have U set: every guest access counts as a user access.
     g_stage: bool,
+    /// PBMT values other than 0 are allowed.
+    pbmte: bool,
 }
 
 /// A fault while walking, before it is dressed as a trap.
@@ -140,6 +158,7 @@ pub fn translate(ram: &GuestRam, vaddr: u64, access: Access, ctx: &Context) -> R
         mxr: ctx.mxr,
         execute_as_read: ctx.execute_as_read,
         g_stage: false,
+        pbmte: ctx.pbmte,
     };
     let mode = PagingMode::from_satp_mode(ctx.satp >> satp::MODE_SHIFT).unwrap_or(PagingMode::Bare);
     let first = match ctx.hgatp {
@@ -212,6 +231,7 @@ fn g_stage(
         mxr: ctx.g_mxr,
         execute_as_read: ctx.execute_as_read,
         g_stage: true,
+        pbmte: true,
     };
     let guest_fault = Trap {
         cause: access.guest_page_fault(),
@@ -285,13 +305,18 @@ fn walk(
             let pte_atomic = unsafe { AtomicU64::from_ptr(pte_ptr.cast()) };
             let pte = pte_atomic.load(Ordering::Relaxed);
 
-            if pte & PTE_V == 0 || (pte & PTE_R == 0 && pte & PTE_W != 0) || pte & PTE_RESERVED != 0
+            let pbmt = pte & PTE_PBMT;
+            if pte & PTE_V == 0
+                || (pte & PTE_R == 0 && pte & PTE_W != 0)
+                || pte & PTE_RESERVED != 0
+                || pbmt == PTE_PBMT
+                || (pbmt != 0 && !need.pbmte)
             {
                 return Err(WalkFault::Page);
             }
             let ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
             if pte & (PTE_R | PTE_X) == 0 {
-                if level == 0 {
+                if level == 0 || pte & (PTE_N | PTE_PBMT) != 0 {
                     return Err(WalkFault::Page);
                 }
                 table = ppn << 12;
@@ -304,6 +329,11 @@ fn walk(
             }
             let superpage_mask = (1u64 << (9 * level)) - 1;
             if ppn & superpage_mask != 0 {
+                return Err(WalkFault::Page);
+            }
+            // Svnapot defines only 64 KiB ranges of 4 KiB leaves.
+            let napot = pte & PTE_N != 0;
+            if napot && (level != 0 || ppn & 0xF != NAPOT_64K) {
                 return Err(WalkFault::Page);
             }
 
@@ -326,7 +356,11 @@ fn walk(
                 }
             }
 
-            let page_offset_mask = (1u64 << (12 + 9 * level)) - 1;
+            let page_offset_mask = if napot {
+                0xFFFF
+            } else {
+                (1u64 << (12 + 9 * level)) - 1
+            };
             return Ok((ppn << 12) & !page_offset_mask | (addr & page_offset_mask));
         }
     }

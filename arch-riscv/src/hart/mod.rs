@@ -6,11 +6,14 @@
 //! [`mmu`]; faults become [`trap::Trap`]s delivered by [`Hart::raise`]; interrupts
 //! and other threads' requests ([`signals`]) are polled between slices in [`events`].
 
+pub mod cmo;
 pub mod csrs;
 pub mod events;
 pub mod exec;
 pub mod hcsrs;
 pub mod icache;
+#[cfg(jit)]
+pub mod jit;
 pub mod memory;
 pub mod mmu;
 pub mod nested;
@@ -101,6 +104,52 @@ pub struct HartConfig {
     pub nacl: Option<nacl::Features>,
     /// The VM's FENCE.I count, shared by all its harts.
     pub fences: Arc<FenceEpoch>,
+    /// The compiled tier's settings; `None` interprets only. Ignored where the
+    /// tier is not built ([`COMPILED_TIER`]).
+    pub compile: Option<CompileConfig>,
+}
+
+/// Whether this build has the compiled tier (the host architecture has a backend).
+pub const COMPILED_TIER: bool = cfg!(jit);
+
+/// Settings of the compiled tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileConfig {
+    /// Entries into a jump target before the block there is compiled (0: at once).
+    pub threshold: u8,
+    /// Size of the code cache; when full, every block is dropped and recompiled as
+    /// it becomes hot again.
+    pub code_cache_bytes: usize,
+}
+
+impl Default for CompileConfig {
+    fn default() -> Self {
+        CompileConfig {
+            threshold: 200,
+            code_cache_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Counters of the compiled tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Blocks compiled.
+    pub blocks: u64,
+    /// Blocks cranelift or the code cache refused (they stay interpreted).
+    pub failures: u64,
+    /// Time spent compiling, in nanoseconds.
+    pub compile_nanos: u64,
+    /// Bytes of the code cache in use.
+    pub code_bytes: u64,
+    /// Size of the code cache.
+    pub code_cache_bytes: u64,
+    /// Times the code cache filled up and was emptied.
+    pub cache_flushes: u64,
+    /// Entries from the interpreter into compiled code.
+    pub entries: u64,
+    /// Returns to the interpreter by reason, indexed by `jit::exit` code.
+    pub exits: [u64; 7],
 }
 
 /// Counters one hart keeps about itself.
@@ -213,6 +262,12 @@ pub struct Hart {
     stats: HartStats,
     /// NACL state when the guest hypervisor is offered NACL.
     nacl: Option<nacl::NaclState>,
+    /// The compiled tier, when on.
+    #[cfg(jit)]
+    jit: Option<Box<jit::CompiledTier>>,
+    /// What compiled code reads besides the hart, while it runs.
+    #[cfg(jit)]
+    frame: jit::Frame,
 }
 
 impl Hart {
@@ -257,6 +312,13 @@ impl Hart {
                 .nacl
                 .filter(|_| config.hypervisor)
                 .map(nacl::NaclState::new),
+            #[cfg(jit)]
+            jit: config
+                .compile
+                .and_then(jit::CompiledTier::new)
+                .map(Box::new),
+            #[cfg(jit)]
+            frame: jit::Frame::default(),
         }
     }
 
@@ -283,8 +345,14 @@ impl Hart {
             hypervisor: self.hypervisor,
             nacl: self.nacl.as_ref().map(|n| n.features()),
             fences: self.fences.clone(),
+            compile: None,
         });
         fresh.signals = signals;
+        // The tier and its code survive: the decoded pages they belong to are dropped.
+        #[cfg(jit)]
+        {
+            fresh.jit = self.jit.take();
+        }
         fresh.stats = self.stats;
         *self = fresh;
         self.pc = pc;
@@ -327,6 +395,14 @@ impl Hart {
     /// The virtualization mode: true while the hart runs a nested guest (VS/VU).
     pub fn virtualized(&self) -> bool {
         self.virt
+    }
+
+    /// Counters of the compiled tier, when it is on.
+    pub fn compile_stats(&self) -> Option<CompileStats> {
+        #[cfg(jit)]
+        return self.jit.as_ref().map(|tier| tier.stats());
+        #[cfg(not(jit))]
+        None
     }
 
     /// NACL counters, if NACL is offered.

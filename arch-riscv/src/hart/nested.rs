@@ -10,7 +10,7 @@ use super::ram;
 use super::tlb::GUEST_INDICES;
 use super::trap::{Access, Cause, Trap};
 use super::{Exit, Hart, Privilege};
-use crate::csr::{self, hstatus, status};
+use crate::csr::{self, henvcfg, hstatus, status};
 
 /// Above this many pages a ranged VVMA fence flushes everything instead.
 const MAX_PAGES_PER_FENCE: u64 = 64;
@@ -85,6 +85,7 @@ impl Hart {
             hgatp: Some(s.hgatp),
             g_mxr: s.sstatus & status::MXR != 0,
             execute_as_read,
+            pbmte: s.henvcfg & henvcfg::PBMTE != 0,
         }
     }
 

@@ -96,6 +96,15 @@ impl Tlb {
         self.store[mmu_index][slot(vaddr)] = entry(vaddr, host_page);
     }
 
+    /// Host addresses of the load and store tables of `mmu_index` (the compiled
+    /// tier probes them inline; the tables never move).
+    pub fn tables(&self, mmu_index: usize) -> (usize, usize) {
+        (
+            self.load[mmu_index].as_ptr() as usize,
+            self.store[mmu_index].as_ptr() as usize,
+        )
+    }
+
     /// Drops every translation.
     pub fn flush_all(&mut self) {
         self.flush(0..MMU_INDICES);

@@ -138,6 +138,16 @@ const fn cl_w(c: u32) -> i32 {
     (f(c, 10, 3) << 3 | f(c, 6, 1) << 2 | f(c, 5, 1) << 6) as i32
 }
 
+/// c.lbu/c.sb (Zcb): `uimm[0|1]` = 6:5.
+const fn zcb_b(c: u32) -> i32 {
+    (f(c, 6, 1) | f(c, 5, 1) << 1) as i32
+}
+
+/// c.lh/c.lhu/c.sh (Zcb): `uimm[1]` = 5.
+const fn zcb_h(c: u32) -> i32 {
+    (f(c, 5, 1) << 1) as i32
+}
+
 /// c.ld/c.sd/c.fld/c.fsd: `uimm[5:3]` = 12:10, `uimm[7:6]` = 6:5.
 const fn cl_d(c: u32) -> i32 {
     (f(c, 10, 3) << 3 | f(c, 5, 2) << 6) as i32
@@ -200,8 +210,8 @@ macro_rules! ctable {
     };
 }
 
-/// The RV64C encodings (quadrants 0–2). Quadrant 0 funct3 4 and quadrant 1's
-/// `100 1 11 .. 1x` (Zcb/reserved) have no line and so are illegal.
+/// The RV64C encodings (quadrants 0–2), with Zcb's and Zcmop's. Encodings with no
+/// line are illegal.
 pub(crate) const TABLE: &[CEntry] = &ctable! {
     // Quadrant 0
     "c.addi4spn nzuimm=0" op16(0, 0).field(5, 8, 0) => RESERVED;
@@ -212,12 +222,18 @@ pub(crate) const TABLE: &[CEntry] = &ctable! {
     "c.fsd"       op16(0, 5)                        => base(|c| e::fsd(rdp(c), rs1p(c), cl_d(c)));
     "c.sw"        op16(0, 6)                        => base(|c| e::sw(rdp(c), rs1p(c), cl_w(c)));
     "c.sd"        op16(0, 7)                        => base(|c| e::sd(rdp(c), rs1p(c), cl_d(c)));
+    "c.lbu"       op16(0, 4).field(10, 3, 0b000)    => base(|c| e::lbu(rdp(c), rs1p(c), zcb_b(c)));
+    "c.lhu"       op16(0, 4).field(10, 3, 0b001).field(6, 1, 0) => base(|c| e::lhu(rdp(c), rs1p(c), zcb_h(c)));
+    "c.lh"        op16(0, 4).field(10, 3, 0b001).field(6, 1, 1) => base(|c| e::lh(rdp(c), rs1p(c), zcb_h(c)));
+    "c.sb"        op16(0, 4).field(10, 3, 0b010)    => base(|c| e::sb(rdp(c), rs1p(c), zcb_b(c)));
+    "c.sh"        op16(0, 4).field(10, 3, 0b011).field(6, 1, 0) => base(|c| e::sh(rdp(c), rs1p(c), zcb_h(c)));
 
     // Quadrant 1
     "c.addi"      op16(1, 0)                        => base(|c| e::addi(rd(c), rd(c), ci_imm(c)));
     "c.addiw rd=0" op16(1, 1).rd(0)                 => RESERVED;
     "c.addiw"     op16(1, 1)                        => base(|c| e::addiw(rd(c), rd(c), ci_imm(c)));
     "c.li"        op16(1, 2)                        => base(|c| e::addi(rd(c), ZERO, ci_imm(c)));
+    "c.mop.n"     op16(1, 3).field(12, 1, 0).field(11, 1, 0).field(7, 1, 1).field(2, 5, 0) => base(|_| e::nop());
     "c.lui nzimm=0" op16(1, 3).field(12, 1, 0).field(2, 5, 0) => RESERVED;
     "c.addi16sp"  op16(1, 3).rd(2)                  => base(|c| e::addi(SP, SP, addi16sp_imm(c)));
     "c.lui"       op16(1, 3)                        => base(|c| e::lui(rd(c), ci_imm(c)));
@@ -230,6 +246,13 @@ pub(crate) const TABLE: &[CEntry] = &ctable! {
     "c.and"       op16(1, 4).field(10, 3, 0b011).field(5, 2, 3) => base(|c| e::and(rs1p(c), rs1p(c), rdp(c)));
     "c.subw"      op16(1, 4).field(10, 3, 0b111).field(5, 2, 0) => base(|c| e::subw(rs1p(c), rs1p(c), rdp(c)));
     "c.addw"      op16(1, 4).field(10, 3, 0b111).field(5, 2, 1) => base(|c| e::addw(rs1p(c), rs1p(c), rdp(c)));
+    "c.mul"       op16(1, 4).field(10, 3, 0b111).field(5, 2, 2) => base(|c| e::mul(rs1p(c), rs1p(c), rdp(c)));
+    "c.zext.b"    op16(1, 4).field(10, 3, 0b111).field(5, 2, 3).field(2, 3, 0) => base(|c| e::andi(rs1p(c), rs1p(c), 0xff));
+    "c.sext.b"    op16(1, 4).field(10, 3, 0b111).field(5, 2, 3).field(2, 3, 1) => base(|c| e::sext_b(rs1p(c), rs1p(c)));
+    "c.zext.h"    op16(1, 4).field(10, 3, 0b111).field(5, 2, 3).field(2, 3, 2) => base(|c| e::zext_h(rs1p(c), rs1p(c)));
+    "c.sext.h"    op16(1, 4).field(10, 3, 0b111).field(5, 2, 3).field(2, 3, 3) => base(|c| e::sext_h(rs1p(c), rs1p(c)));
+    "c.zext.w"    op16(1, 4).field(10, 3, 0b111).field(5, 2, 3).field(2, 3, 4) => base(|c| e::add_uw(rs1p(c), rs1p(c), ZERO));
+    "c.not"       op16(1, 4).field(10, 3, 0b111).field(5, 2, 3).field(2, 3, 5) => base(|c| e::xori(rs1p(c), rs1p(c), -1));
     "c.j"         op16(1, 5)                        => base(|c| e::jal(ZERO, cj_offset(c)));
     "c.beqz"      op16(1, 6)                        => base(|c| e::beq(rs1p(c), ZERO, cb_offset(c)));
     "c.bnez"      op16(1, 7)                        => base(|c| e::bne(rs1p(c), ZERO, cb_offset(c)));
@@ -253,7 +276,7 @@ pub(crate) const TABLE: &[CEntry] = &ctable! {
 };
 
 /// [`TABLE`]'s lines bucketed by quadrant and funct3.
-static INDEX: Index<12> = {
+static INDEX: Index<16> = {
     let mut ix = Index::new();
     let mut i = 0;
     while i < TABLE.len() {
@@ -372,10 +395,17 @@ mod tests {
             (0x6002, "c.ldsp zero, 0(sp)"),
             (0x7002, "c.ldsp zero, 32(sp)"),
             (0x8002, "c.jr zero"),
-            (0x8000, "quadrant 0 funct3 4 (Zcb loads/stores)"),
-            (0x9c41, "100 1 11 .. 10 (Zcb c.mul)"),
-            (0x9c61, "100 1 11 .. 11 (Zcb)"),
-            (0x9c65, "100 1 11 .. 11 (Zcb)"),
+            (
+                0x9000,
+                "quadrant 0 100 100 (reserved beside Zcb's loads and stores)",
+            ),
+            (0x9c00, "quadrant 0 100 111"),
+            (0x8c40, "c.sh with bit 6 set"),
+            (
+                0x9c79,
+                "100 1 11 .. 11 110 (reserved beside Zcb's unary ops)",
+            ),
+            (0x9c7d, "100 1 11 .. 11 111"),
         ];
         for &(parcel, what) in cases {
             let op = decode(parcel.into());
@@ -411,6 +441,8 @@ mod tests {
         let intended = vec![
             ("c.addi4spn nzuimm=0", "c.addi4spn"),
             ("c.addiw rd=0", "c.addiw"),
+            ("c.mop.n", "c.lui nzimm=0"),
+            ("c.mop.n", "c.lui"),
             ("c.lui nzimm=0", "c.addi16sp"),
             ("c.lui nzimm=0", "c.lui"),
             ("c.addi16sp", "c.lui"),
@@ -456,9 +488,10 @@ mod tests {
                 assert!(mnemonic16(c).is_some_and(|m| m.starts_with("c.")));
             }
         }
-        // 49152 parcels, of which these decode; LLVM's disassembler agrees on each
-        // one's operands (it also accepts the reserved c.lui rd, 0).
-        assert_eq!(legal, 46_743);
+        // 49152 parcels, of which these decode in RV64C; LLVM's disassembler agrees
+        // on each one's operands (it also accepts the reserved c.lui rd, 0). Zcb adds
+        // 896 loads and stores, 64 c.mul and 48 unary operations; Zcmop 8 c.mop.n.
+        assert_eq!(legal, 46_743 + 896 + 64 + 48 + 8);
     }
 
     #[test]
@@ -552,5 +585,29 @@ mod tests {
         }
         c(c_nop(), nop());
         c(c_ebreak(), ebreak());
+        // Zcb and Zcmop.
+        for rd in primed {
+            for rs in primed {
+                for u in 0..4 {
+                    c(c_lbu(rd, rs, u), lbu(rd, rs, u as i32));
+                    c(c_sb(rd, rs, u), sb(rd, rs, u as i32));
+                }
+                for u in [0, 2] {
+                    c(c_lhu(rd, rs, u), lhu(rd, rs, u as i32));
+                    c(c_lh(rd, rs, u), lh(rd, rs, u as i32));
+                    c(c_sh(rd, rs, u), sh(rd, rs, u as i32));
+                }
+                c(c_mul(rd, rs), mul(rd, rd, rs));
+            }
+            c(c_zext_b(rd), andi(rd, rd, 0xff));
+            c(c_sext_b(rd), sext_b(rd, rd));
+            c(c_zext_h(rd), zext_h(rd, rd));
+            c(c_sext_h(rd), sext_h(rd, rd));
+            c(c_zext_w(rd), add_uw(rd, rd, ZERO));
+            c(c_not(rd), xori(rd, rd, -1));
+        }
+        for n in (1..16).step_by(2) {
+            c(c_mop(n), nop());
+        }
     }
 }

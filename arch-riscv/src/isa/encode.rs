@@ -184,7 +184,8 @@ pub const fn j_type(opcode: u32, rd: u32, offset: i32) -> u32 {
 // ---------------------------------------------------------------------------------
 // Mnemonics. Each macro line makes the free function and the `Assembler` method.
 
-/// `rd, rs1, rs2`: integer R-type, M, and the FP ops without a rounding mode.
+/// `rd, rs1, rs2`: integer R-type, M, Zb*, Zicond, and the FP ops without a rounding
+/// mode.
 macro_rules! r_ops {
     ($( $name:ident $asm:literal = $opcode:ident $f3:literal $f7:literal; )*) => {$(
         #[doc = concat!("Encodes `", $asm, " rd, rs1, rs2`.")]
@@ -234,7 +235,8 @@ macro_rules! unary_rm_ops {
     )*};
 }
 
-/// `rd, rs1` with `funct3` and `rs2` fixed: FP moves and classify, hypervisor loads.
+/// `rd, rs1` with `funct3` and `rs2` fixed: FP moves and classify, hypervisor loads,
+/// the unary Zbb operations.
 macro_rules! unary_ops {
     ($( $name:ident $asm:literal = $opcode:ident $f3:literal $f7:literal $rs2:literal; )*) => {$(
         #[doc = concat!("Encodes `", $asm, "`.")]
@@ -462,6 +464,30 @@ r_ops! {
     feq_d "feq.d" = OP_FP 2 0x51;
     flt_d "flt.d" = OP_FP 1 0x51;
     fle_d "fle.d" = OP_FP 0 0x51;
+    add_uw "add.uw" = OP_32 0 0x04;
+    sh1add "sh1add" = OP 2 0x10;
+    sh2add "sh2add" = OP 4 0x10;
+    sh3add "sh3add" = OP 6 0x10;
+    sh1add_uw "sh1add.uw" = OP_32 2 0x10;
+    sh2add_uw "sh2add.uw" = OP_32 4 0x10;
+    sh3add_uw "sh3add.uw" = OP_32 6 0x10;
+    andn "andn" = OP 7 0x20;
+    orn "orn" = OP 6 0x20;
+    xnor "xnor" = OP 4 0x20;
+    max "max" = OP 6 0x05;
+    maxu "maxu" = OP 7 0x05;
+    min "min" = OP 4 0x05;
+    minu "minu" = OP 5 0x05;
+    rol "rol" = OP 1 0x30;
+    rolw "rolw" = OP_32 1 0x30;
+    ror "ror" = OP 5 0x30;
+    rorw "rorw" = OP_32 5 0x30;
+    bclr "bclr" = OP 1 0x24;
+    bext "bext" = OP 5 0x24;
+    binv "binv" = OP 1 0x34;
+    bset "bset" = OP 1 0x14;
+    czero_eqz "czero.eqz" = OP 5 0x07;
+    czero_nez "czero.nez" = OP 7 0x07;
 }
 
 rm_ops! {
@@ -514,6 +540,17 @@ unary_ops! {
     hlv_wu "hlv.wu rd, (rs1)" = SYSTEM 4 0x34 1;
     hlvx_wu "hlvx.wu rd, (rs1)" = SYSTEM 4 0x34 3;
     hlv_d "hlv.d rd, (rs1)" = SYSTEM 4 0x36 0;
+    clz "clz rd, rs1" = OP_IMM 1 0x30 0;
+    clzw "clzw rd, rs1" = OP_IMM_32 1 0x30 0;
+    ctz "ctz rd, rs1" = OP_IMM 1 0x30 1;
+    ctzw "ctzw rd, rs1" = OP_IMM_32 1 0x30 1;
+    cpop "cpop rd, rs1" = OP_IMM 1 0x30 2;
+    cpopw "cpopw rd, rs1" = OP_IMM_32 1 0x30 2;
+    sext_b "sext.b rd, rs1" = OP_IMM 1 0x30 4;
+    sext_h "sext.h rd, rs1" = OP_IMM 1 0x30 5;
+    zext_h "zext.h rd, rs1" = OP_32 4 0x04 0;
+    orc_b "orc.b rd, rs1" = OP_IMM 5 0x14 7;
+    rev8 "rev8 rd, rs1" = OP_IMM 5 0x35 0x18;
 }
 
 r4_ops! {
@@ -554,6 +591,13 @@ shift_ops! {
     slliw "slliw" = OP_IMM_32 1 0x00 31;
     srliw "srliw" = OP_IMM_32 5 0x00 31;
     sraiw "sraiw" = OP_IMM_32 5 0x20 31;
+    slli_uw "slli.uw" = OP_IMM_32 1 0x04 63;
+    rori "rori" = OP_IMM 5 0x30 63;
+    roriw "roriw" = OP_IMM_32 5 0x30 31;
+    bclri "bclri" = OP_IMM 1 0x24 63;
+    bexti "bexti" = OP_IMM 5 0x24 63;
+    binvi "binvi" = OP_IMM 1 0x34 63;
+    bseti "bseti" = OP_IMM 1 0x14 63;
 }
 
 s_ops! {
@@ -610,6 +654,9 @@ vma_ops! {
     sfence_vma "sfence.vma" = 0x09;
     hfence_vvma "hfence.vvma" = 0x11;
     hfence_gvma "hfence.gvma" = 0x31;
+    sinval_vma "sinval.vma" = 0x0b;
+    hinval_vvma "hinval.vvma" = 0x13;
+    hinval_gvma "hinval.gvma" = 0x33;
 }
 
 hsv_ops! {
@@ -630,6 +677,47 @@ fixed_ops! {
     pause "pause" = i_type(MISC_MEM, 0, 0, 0, 0x010);
     nop "nop (addi zero, zero, 0)" = i_type(OP_IMM, 0, 0, 0, 0);
     ret "ret (jalr zero, 0(ra))" = i_type(JALR, 0, 0, reg::RA as u32, 0);
+    wrs_nto "wrs.nto" = i_type(SYSTEM, 0, 0, 0, 0x00d);
+    wrs_sto "wrs.sto" = i_type(SYSTEM, 0, 0, 0, 0x01d);
+    sfence_w_inval "sfence.w.inval" = i_type(SYSTEM, 0, 0, 0, 0x180);
+    sfence_inval_ir "sfence.inval.ir" = i_type(SYSTEM, 0, 0, 0, 0x181);
+}
+
+/// `(rs1)`: the cache-block operations of Zicbom and Zicboz.
+macro_rules! cbo_ops {
+    ($( $name:ident $asm:literal = $imm:literal; )*) => {$(
+        #[doc = concat!("Encodes `", $asm, " (rs1)`.")]
+        pub const fn $name(rs1: u8) -> u32 {
+            i_type(MISC_MEM, 2, 0, r(rs1), $imm)
+        }
+        impl Assembler {
+            #[doc = concat!("Emits `", $asm, " (rs1)`.")]
+            pub fn $name(&mut self, rs1: u8) -> &mut Self {
+                self.emit($name(rs1))
+            }
+        }
+    )*};
+}
+
+cbo_ops! {
+    cbo_inval "cbo.inval" = 0;
+    cbo_clean "cbo.clean" = 1;
+    cbo_flush "cbo.flush" = 2;
+    cbo_zero "cbo.zero" = 4;
+}
+
+/// Encodes `mop.r.n rd, rs1` (Zimop), `n` 0..=31.
+pub const fn mop_r(n: u32, rd: u8, rs1: u8) -> u32 {
+    debug_assert!(n < 32, "mop.r.n has n 0..=31");
+    let n_bits = (n >> 4 & 1) << 30 | (n >> 2 & 3) << 26 | (n & 3) << 20;
+    1 << 31 | n_bits | 0b0111 << 22 | r(rs1) << 15 | 4 << 12 | r(rd) << 7 | SYSTEM
+}
+
+/// Encodes `mop.rr.n rd, rs1, rs2` (Zimop), `n` 0..=7.
+pub const fn mop_rr(n: u32, rd: u8, rs1: u8, rs2: u8) -> u32 {
+    debug_assert!(n < 8, "mop.rr.n has n 0..=7");
+    let n_bits = (n >> 2 & 1) << 30 | (n & 3) << 26;
+    1 << 31 | n_bits | 1 << 25 | r(rs2) << 20 | r(rs1) << 15 | 4 << 12 | r(rd) << 7 | SYSTEM
 }
 
 /// Encodes `lr.w rd, (rs1)` with the aq/rl bits.
@@ -724,6 +812,16 @@ pub const fn csrc(csr: u16, rs1: u8) -> u32 {
 }
 
 impl Assembler {
+    /// Emits `mop.r.n rd, rs1`.
+    pub fn mop_r(&mut self, n: u32, rd: u8, rs1: u8) -> &mut Self {
+        self.emit(mop_r(n, rd, rs1))
+    }
+
+    /// Emits `mop.rr.n rd, rs1, rs2`.
+    pub fn mop_rr(&mut self, n: u32, rd: u8, rs1: u8, rs2: u8) -> &mut Self {
+        self.emit(mop_rr(n, rd, rs1, rs2))
+    }
+
     /// Emits `lr.w rd, (rs1)`.
     pub fn lr_w(&mut self, rd: u8, rs1: u8, aq: bool, rl: bool) -> &mut Self {
         self.emit(lr_w(rd, rs1, aq, rl))

@@ -43,8 +43,12 @@ pub struct Op {
     pub rm: u8,
     /// Instruction length in bytes: 2 or 4; 0 marks a slot not decoded yet.
     pub len: u8,
-    /// Padding; always zero.
-    pub pad: u8,
+    /// How often the hart jumped here (the compiled tier's hotness counter); zero
+    /// as decoded.
+    pub heat: u8,
+    /// Where the compiled block that starts here lies in the code cache: 0 none yet,
+    /// [`Op::NOT_COMPILABLE`] when compiling it failed, else the byte offset.
+    pub block: u32,
 }
 
 impl Op {
@@ -58,12 +62,19 @@ impl Op {
         rs3: 0,
         rm: 0,
         len: 0,
-        pad: 0,
+        heat: 0,
+        block: 0,
     };
+
+    /// The `block` value of an entry the compiled tier gave up on.
+    pub const NOT_COMPILABLE: u32 = 1;
 }
 
 /// Every operation the hart executes. RV64IMAFDC, Zicsr, Zifencei, the privileged
-/// instructions and those of the hypervisor extension.
+/// instructions and those of the hypervisor extension, then the RVA23 additions.
+///
+/// New kinds go at the end: the FP kinds form one range (`Flw..=FmvDX`), and
+/// code that does not know a kind treats it as interpreted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 #[allow(missing_docs)] // The variants are the ISA's mnemonics.
@@ -263,4 +274,75 @@ pub enum OpKind {
     FcvtDL,
     FcvtDLu,
     FmvDX,
+
+    // Zba
+    AddUw,
+    Sh1add,
+    Sh2add,
+    Sh3add,
+    Sh1addUw,
+    Sh2addUw,
+    Sh3addUw,
+    SlliUw,
+
+    // Zbb
+    Andn,
+    Orn,
+    Xnor,
+    Clz,
+    Clzw,
+    Ctz,
+    Ctzw,
+    Cpop,
+    Cpopw,
+    Max,
+    Maxu,
+    Min,
+    Minu,
+    SextB,
+    SextH,
+    ZextH,
+    Rol,
+    Rolw,
+    Ror,
+    Rorw,
+    Rori,
+    Roriw,
+    OrcB,
+    Rev8,
+
+    // Zbs
+    Bclr,
+    Bclri,
+    Bext,
+    Bexti,
+    Binv,
+    Binvi,
+    Bset,
+    Bseti,
+
+    // Zicond
+    CzeroEqz,
+    CzeroNez,
+
+    // Zicbom, Zicboz
+    CboInval,
+    CboClean,
+    CboFlush,
+    CboZero,
+
+    // Zawrs
+    WrsNto,
+    WrsSto,
+
+    // Svinval
+    SinvalVma,
+    SfenceWInval,
+    SfenceInvalIr,
+    HinvalVvma,
+    HinvalGvma,
+
+    // Zimop
+    MopR,
+    MopRr,
 }

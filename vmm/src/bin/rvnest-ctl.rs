@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use api::client::{Client, ClientError};
 use api::config::{
-    Backend, BootSource, IrqChip, LogLevel, LoggerConfig, MachineConfig, MachineConfigUpdate,
-    MetricsConfig,
+    Backend, BootSource, IrqChip, JitConfig, LogLevel, LoggerConfig, MachineConfig,
+    MachineConfigUpdate, MetricsConfig,
 };
 use api::types::{ActionType, RequestedVmState};
 use clap::{Parser, Subcommand};
@@ -78,6 +78,9 @@ enum Command {
         /// Offer the H extension to the guest.
         #[arg(long)]
         nested: bool,
+        /// Interpret all guest code (the soft backend's compiled tier off).
+        #[arg(long)]
+        no_jit: bool,
     },
     /// Change some machine configuration fields (PATCH /machine-config).
     UpdateMachineConfig {
@@ -224,6 +227,7 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
             backend,
             irqchip,
             nested,
+            no_jit,
         } => (
             "PUT",
             "/machine-config",
@@ -234,6 +238,10 @@ fn run(client: &mut Client, command: Command, json: bool) -> Result<(), Failure>
                 irqchip,
                 nested,
                 nacl: None,
+                jit: no_jit.then(|| JitConfig {
+                    enabled: false,
+                    ..JitConfig::default()
+                }),
                 ..MachineConfig::default()
             })?),
             "Machine configuration set",

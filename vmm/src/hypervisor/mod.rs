@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arch_riscv::fdt::{InterruptController, IsaDescription, MmuType};
+use arch_riscv::hart::CompileConfig;
 use thiserror::Error;
 
 /// Which backend runs the guest.
@@ -133,6 +134,23 @@ pub struct VmSetup {
     pub nesting: Nesting,
     /// The interrupt controller asked for (`machine-config.irqchip`).
     pub irqchip: IrqChipRequest,
+    /// The soft hart's compiled tier (`machine-config.jit`); `None` interprets
+    /// everything. Backends that run guest code natively ignore it.
+    pub compile: Option<CompileConfig>,
+}
+
+/// The compiled tier a machine config asks for: on by default where this build has
+/// one, off when `jit.enabled` is false.
+pub fn compile_config(machine: &crate::config::MachineConfig) -> Option<CompileConfig> {
+    if !arch_riscv::hart::COMPILED_TIER {
+        return None;
+    }
+    let jit = machine.jit.unwrap_or_default();
+    jit.enabled.then(|| CompileConfig {
+        // The config checked the range (at most JitConfig::MAX_THRESHOLD).
+        threshold: u8::try_from(jit.threshold).unwrap_or(u8::MAX - 1),
+        code_cache_bytes: (jit.code_cache_mib as usize) << 20,
+    })
 }
 
 /// Which interrupt controller a VM should get (`machine-config.irqchip`).
@@ -302,6 +320,8 @@ pub struct VcpuCounters {
     pub fetch_misses: u64,
     /// Instructions decoded (soft backend).
     pub decodes: u64,
+    /// The compiled tier's statistics, when it is on (soft backend).
+    pub compiled: Option<arch_riscv::hart::CompileStats>,
 }
 
 /// One virtual hart.

@@ -22,7 +22,28 @@ pub const ISA_LETTERS: &str = "imafdc";
 /// The single-letter extensions of the soft hart when the guest is a hypervisor.
 pub const ISA_LETTERS_NESTED: &str = "imafdch";
 /// The multi-letter extensions of the soft hart.
-pub const ISA_EXTENSIONS: [&str; 5] = ["zicntr", "zicsr", "zifencei", "zihintpause", "sstc"];
+pub const ISA_EXTENSIONS: [&str; 20] = [
+    "zicbom",
+    "zicbop",
+    "zicboz",
+    "zicntr",
+    "zicond",
+    "zicsr",
+    "zifencei",
+    "zihintntl",
+    "zihintpause",
+    "zimop",
+    "zawrs",
+    "zcb",
+    "zcmop",
+    "zba",
+    "zbb",
+    "zbs",
+    "sstc",
+    "svinval",
+    "svnapot",
+    "svpbmt",
+];
 
 /// What the soft hart is: RV64IMAFDC (+H when the guest is a hypervisor) with
 /// [`ISA_EXTENSIONS`], Sv57, and the machine's fixed timebase.
@@ -122,6 +143,7 @@ impl Vm for SoftVm {
             hypervisor: self.setup.nesting.hypervisor,
             nacl: self.setup.nesting.nacl,
             fences: self.fences.clone(),
+            compile: self.setup.compile,
         });
         let signals = Arc::new(SoftSignals(hart.signals()));
         Ok(Box::new(SoftVcpu {
@@ -247,6 +269,7 @@ impl Vcpu for SoftVcpu {
             sret_to_guest: s.sret_to_guest,
             hypervisor_loads_stores: s.hypervisor_loads_stores,
             nacl: self.hart.nacl_stats(),
+            compiled: self.hart.compile_stats(),
         }
     }
 
@@ -266,18 +289,20 @@ mod tests {
     use crate::memory::GuestMemory;
 
     #[test]
-    fn the_soft_hart_describes_itself_as_before() {
+    fn the_soft_hart_describes_its_extensions() {
         let cpu = guest_cpu(false).expect("valid");
         assert_eq!(
             cpu.isa.isa_string(),
-            "rv64imafdc_zicntr_zicsr_zifencei_zihintpause_sstc"
+            "rv64imafdc_zicbom_zicbop_zicboz_zicntr_zicond_zicsr_zifencei_zihintntl_\
+             zihintpause_zimop_zawrs_zcb_zcmop_zba_zbb_zbs_sstc_svinval_svnapot_svpbmt"
         );
         assert_eq!(cpu.mmu_type, MmuType::Sv57);
         assert_eq!(cpu.timebase_frequency, 10_000_000);
         let nested = guest_cpu(true).expect("valid");
         assert_eq!(
             nested.isa.isa_string(),
-            "rv64imafdch_zicntr_zicsr_zifencei_zihintpause_sstc"
+            "rv64imafdch_zicbom_zicbop_zicboz_zicntr_zicond_zicsr_zifencei_zihintntl_\
+             zihintpause_zimop_zawrs_zcb_zcmop_zba_zbb_zbs_sstc_svinval_svnapot_svpbmt"
         );
     }
 
@@ -321,6 +346,7 @@ mod tests {
                 mmio_windows: Vec::new(),
                 nesting,
                 irqchip: IrqChipRequest::Auto,
+                compile: None,
             })
             .expect("vm");
         vm.add_memory_region(memory.region()).expect("region");

@@ -588,3 +588,105 @@ fn sv48x4_and_sv57x4_g_stages_translate_through_every_level() {
         assert_eq!(m.hart.reg(A0 as usize), 0x5757 + mode);
     }
 }
+
+#[test]
+fn cbo_zero_in_vs_needs_henvcfg_cbze_and_zeroes_through_both_stages() {
+    let guest: GuestCode = |p, _| {
+        p.li(A1, GVA + DATA_IN_FRAME + 0x1238).cbo_zero(A1);
+    };
+    let tables = |m: &TestMachine, _: &mut Tables, vs: &mut Tables| {
+        for offset in (0x11C0..0x1280).step_by(8) {
+            m.write64(DATA + offset, u64::MAX);
+        }
+        vs.map(m, GVA, DATA - DATA_IN_FRAME, LEAF | PTE_R | PTE_W, 1);
+    };
+    let m = run_guest(|_| {}, guest, tables);
+    assert_eq!(hs_cause(&m), 22, "henvcfg.CBZE = 0: a virtual instruction");
+    assert_eq!(m.read64(DATA + 0x1200), u64::MAX);
+
+    let enable = |p: &mut Assembler| {
+        p.li(T0, csr::envcfg::CBZE).csrs(csr::HENVCFG, T0);
+    };
+    let m = run_guest(enable, guest, tables);
+    assert_eq!(hs_cause(&m), 10, "ran to the guest's ECALL");
+    assert_eq!(m.read64(DATA + 0x11F8), u64::MAX, "the block before stays");
+    for offset in (0x1200..0x1240).step_by(8) {
+        assert_eq!(m.read64(DATA + offset), 0, "block byte {offset:#x}");
+    }
+    assert_eq!(m.read64(DATA + 0x1240), u64::MAX, "the block after stays");
+}
+
+#[test]
+fn svinval_in_vs_follows_sfence_vma_and_hinval_is_virtual() {
+    let m = run_guest(
+        |_| {},
+        |p, _| {
+            p.sinval_vma(ZERO, ZERO).sfence_w_inval().sfence_inval_ir();
+        },
+        |_, _, _| {},
+    );
+    assert_eq!(hs_cause(&m), 10);
+    let vtvm = |p: &mut Assembler| {
+        p.li(T0, hstatus::VTVM).csrs(csr::HSTATUS, T0);
+    };
+    let m = run_guest(
+        vtvm,
+        |p, _| {
+            p.sinval_vma(ZERO, ZERO);
+        },
+        |_, _, _| {},
+    );
+    assert_eq!(
+        hs_cause(&m),
+        22,
+        "hstatus.VTVM traps sinval.vma like sfence.vma"
+    );
+    let m = run_guest(
+        |_| {},
+        |p, _| {
+            p.hinval_gvma(ZERO, ZERO);
+        },
+        |_, _, _| {},
+    );
+    assert_eq!(hs_cause(&m), 22);
+}
+
+#[test]
+fn vs_stage_pbmt_needs_henvcfg_pbmte() {
+    let guest: GuestCode = |p, _| {
+        p.li(A1, GVA + DATA_IN_FRAME + 0x1238).ld(A0, A1, 0);
+    };
+    let tables = |m: &TestMachine, _: &mut Tables, vs: &mut Tables| {
+        m.write64(DATA + 0x1238, 0xFEED);
+        let io = 2 << 61;
+        vs.map(m, GVA, DATA - DATA_IN_FRAME, LEAF | PTE_R | PTE_W | io, 1);
+    };
+    let m = run_guest(|_| {}, guest, tables);
+    assert_eq!(
+        hs_cause(&m),
+        13,
+        "PBMT with henvcfg.PBMTE = 0: a load page fault"
+    );
+    let enable = |p: &mut Assembler| {
+        p.li(T0, csr::henvcfg::PBMTE).csrs(csr::HENVCFG, T0);
+    };
+    let m = run_guest(enable, guest, tables);
+    assert_eq!(hs_cause(&m), 10, "ran to the guest's ECALL");
+    assert_eq!(m.hart.reg(A0 as usize), 0xFEED);
+    // The G-stage always has Svpbmt.
+    let g_io = |m: &TestMachine, g: &mut Tables, vs: &mut Tables| {
+        m.write64(DATA + 0x1238, 0xFEED);
+        vs.map(m, GVA, DATA - DATA_IN_FRAME, LEAF | PTE_R | PTE_W, 1);
+        let leaf = g.map(
+            m,
+            0x8000_0000,
+            0x8000_0000,
+            LEAF | PTE_R | PTE_W | PTE_X | PTE_U,
+            2,
+        );
+        m.write64(leaf, m.read64(leaf) | 1 << 61);
+    };
+    let m = run_guest(|_| {}, guest, g_io);
+    assert_eq!(hs_cause(&m), 10);
+    assert_eq!(m.hart.reg(A0 as usize), 0xFEED);
+}

@@ -5,12 +5,19 @@
 
 mod alu;
 mod atomics;
+mod bitmanip;
+mod cmo;
+#[cfg(jit)]
+mod compiled;
+#[cfg(jit)]
+mod differential;
 mod fp;
 mod fuzz;
 mod hypervisor;
 mod icache;
 mod interrupts;
 mod paging;
+mod qemu_user;
 mod traps;
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
@@ -21,6 +28,21 @@ use super::ram::GuestRam;
 use super::{Exit, Hart, HartConfig, SbiCall};
 use crate::isa::encode::Assembler;
 use crate::layout::{RAM_BASE, UART_BASE, UART_SIZE};
+
+/// The tier the tests run on, from `RVNEST_TEST_TIER`: `interpreter` (the default),
+/// `compiled` (the default threshold), or `compile-all` (every block compiled at its
+/// first entry).
+pub fn tier_under_test() -> Option<super::CompileConfig> {
+    match std::env::var("RVNEST_TEST_TIER").as_deref() {
+        Ok("compiled") => Some(super::CompileConfig::default()),
+        Ok("compile-all") => Some(super::CompileConfig {
+            threshold: 0,
+            ..Default::default()
+        }),
+        Ok("interpreter") | Err(_) => None,
+        Ok(other) => panic!("RVNEST_TEST_TIER={other}: want interpreter, compiled or compile-all"),
+    }
+}
 
 /// Guest RAM of the test machine.
 pub const RAM_SIZE: u64 = 4 << 20;
@@ -44,6 +66,13 @@ impl TestMachine {
         TestMachine::build(program, false)
     }
 
+    /// The same, on the tier `compile` chooses rather than the one under test.
+    pub fn with_tier(program: &Assembler, compile: Option<super::CompileConfig>) -> TestMachine {
+        let mut machine = TestMachine::build(program, true);
+        machine.hart.set_tier(compile);
+        machine
+    }
+
     fn build(program: &Assembler, hypervisor: bool) -> TestMachine {
         let layout = Layout::from_size_align(RAM_SIZE as usize, 4096).expect("layout");
         // SAFETY: the layout has a non-zero size.
@@ -62,6 +91,7 @@ impl TestMachine {
             hypervisor,
             nacl: None,
             fences: Default::default(),
+            compile: tier_under_test(),
         });
         hart.reset(RAM_BASE, 0);
         TestMachine {

@@ -255,7 +255,100 @@ fn supervisor_never_executes_user_pages() {
 fn invalid_and_reserved_ptes_fault() {
     expect_fault(PTE_A | PTE_D | PTE_R, 0, 0, 13, load_va); // V = 0
     expect_fault(LEAF | PTE_W, 0, 0, 13, load_va); // W without R is reserved
-    expect_fault(LEAF | PTE_R | (1 << 61), 0, 0, 13, load_va); // PBMT without Svpbmt
+    expect_fault(LEAF | PTE_R | PTE_PBMT, 0, 0, 13, load_va); // PBMT 3 is reserved
+    expect_fault(LEAF | PTE_R | (1 << 54), 0, 0, 13, load_va); // bits 60:54 reserved
+    expect_fault(LEAF | PTE_R | (1 << 60), 0, 0, 13, load_va);
+}
+
+#[test]
+fn svpbmt_nc_and_io_pages_map_like_pma_ones() {
+    for pbmt in [0, 1 << 61, 2 << 61] {
+        let (m, trapped) = run_paged(
+            3,
+            0,
+            |t, m| {
+                t.map(m, VA, DATA, LEAF | PTE_R | PTE_W | pbmt, 0);
+            },
+            |p| {
+                p.li(A1, VA).li(A2, 0x77).sd(A2, A1, 8).ld(A0, A1, 8);
+            },
+        );
+        assert!(!trapped, "PBMT {pbmt:#x}: scause {:#x}", scause(&m));
+        assert_eq!(m.hart.reg(A0 as usize), 0x77);
+        assert_eq!(m.read64(DATA + 8), 0x77);
+    }
+}
+
+#[test]
+fn pbmt_and_napot_bits_in_non_leaf_ptes_fault() {
+    for bits in [1 << 61, PTE_N] {
+        let (m, trapped) = run_paged(
+            3,
+            0,
+            |t, m| {
+                let leaf = t.map(m, VA, DATA, LEAF | PTE_R, 0);
+                // The level-1 PTE pointing at the leaf's table, in the table pages
+                // that follow the root.
+                let table = leaf & !0xFFF;
+                let pointer = (0..8 * 512)
+                    .map(|i| ROOT + 8 * i)
+                    .find(|&a| {
+                        let pte = m.read64(a);
+                        pte & PTE_V != 0 && pte & (PTE_R | PTE_X) == 0 && (pte >> 10) << 12 == table
+                    })
+                    .expect("the pointer to the leaf's table");
+                m.write64(pointer, m.read64(pointer) | bits);
+            },
+            load_va,
+        );
+        assert!(trapped, "non-leaf bits {bits:#x}");
+        assert_eq!(scause(&m), 13);
+    }
+}
+
+#[test]
+fn svnapot_64k_pages_take_the_low_ppn_bits_from_the_address() {
+    // Sixteen 4 KiB PTEs for the 64 KiB range at VA, all the NAPOT encoding of the
+    // frame at DATA (PPN[3:0] = 1000); each translates its own 4 KiB of the range.
+    let (m, trapped) = run_paged(
+        3,
+        0,
+        |t, m| {
+            for i in 0..16 {
+                let leaf = t.map(m, VA + i * 0x1000, DATA, LEAF | PTE_R | PTE_W, 0);
+                m.write64(
+                    leaf,
+                    ((DATA >> 12) | 0b1000) << 10 | PTE_N | LEAF | PTE_R | PTE_W,
+                );
+            }
+            m.write64(DATA + 0x5008, 0xABCD);
+        },
+        |p| {
+            p.li(A1, VA + 0x5000).ld(A0, A1, 8);
+            p.li(A1, VA + 0xF000).li(A2, 0x99).sd(A2, A1, 0x10);
+        },
+    );
+    assert!(!trapped, "scause {:#x}", scause(&m));
+    assert_eq!(m.hart.reg(A0 as usize), 0xABCD);
+    assert_eq!(m.read64(DATA + 0xF010), 0x99);
+}
+
+#[test]
+fn napot_with_other_sizes_or_on_superpages_faults() {
+    // PPN[3:0] = 0100 would be a 32 KiB range: reserved.
+    let (m, trapped) = run_paged(
+        3,
+        0,
+        |t, m| {
+            let leaf = t.map(m, VA, DATA, LEAF | PTE_R, 0);
+            m.write64(leaf, ((DATA >> 12) | 0b0100) << 10 | PTE_N | LEAF | PTE_R);
+        },
+        load_va,
+    );
+    assert!(trapped);
+    assert_eq!(scause(&m), 13);
+    // N on a 2 MiB leaf.
+    expect_fault(LEAF | PTE_R | PTE_N, 0, 1, 13, load_va);
 }
 
 #[test]

@@ -341,6 +341,82 @@ c_ops! {
         let u = self::uimm(uimm, 8, 512) as i32;
         0b111 << 13 | bits(u, 3, 3, 10) | bits(u, 6, 3, 7) | x(rs2) << 2 | 0b10
     }
+
+    /// `c.lbu rd', uimm(rs1')` (Zcb) → `lbu rd', uimm(rs1')`; `uimm` is 0..=3.
+    pub const fn c_lbu(rd: u8, rs1: u8, uimm: u32) -> u16 {
+        zcb_mem(0b000, rs1, rd, self::uimm(uimm, 1, 4))
+    }
+
+    /// `c.lhu rd', uimm(rs1')` (Zcb) → `lhu rd', uimm(rs1')`; `uimm` is 0 or 2.
+    pub const fn c_lhu(rd: u8, rs1: u8, uimm: u32) -> u16 {
+        zcb_mem(0b001, rs1, rd, self::uimm(uimm, 2, 4))
+    }
+
+    /// `c.lh rd', uimm(rs1')` (Zcb) → `lh rd', uimm(rs1')`; `uimm` is 0 or 2.
+    pub const fn c_lh(rd: u8, rs1: u8, uimm: u32) -> u16 {
+        zcb_mem(0b001, rs1, rd, self::uimm(uimm, 2, 4)) | 1 << 6
+    }
+
+    /// `c.sb rs2', uimm(rs1')` (Zcb) → `sb rs2', uimm(rs1')`; `uimm` is 0..=3.
+    pub const fn c_sb(rs2: u8, rs1: u8, uimm: u32) -> u16 {
+        zcb_mem(0b010, rs1, rs2, self::uimm(uimm, 1, 4))
+    }
+
+    /// `c.sh rs2', uimm(rs1')` (Zcb) → `sh rs2', uimm(rs1')`; `uimm` is 0 or 2.
+    pub const fn c_sh(rs2: u8, rs1: u8, uimm: u32) -> u16 {
+        zcb_mem(0b011, rs1, rs2, self::uimm(uimm, 2, 4))
+    }
+
+    /// `c.zext.b rd'` (Zcb) → `andi rd', rd', 255`.
+    pub const fn c_zext_b(rd: u8) -> u16 {
+        zcb_unary(rd, 0b000)
+    }
+
+    /// `c.sext.b rd'` (Zcb) → `sext.b rd', rd'`.
+    pub const fn c_sext_b(rd: u8) -> u16 {
+        zcb_unary(rd, 0b001)
+    }
+
+    /// `c.zext.h rd'` (Zcb) → `zext.h rd', rd'`.
+    pub const fn c_zext_h(rd: u8) -> u16 {
+        zcb_unary(rd, 0b010)
+    }
+
+    /// `c.sext.h rd'` (Zcb) → `sext.h rd', rd'`.
+    pub const fn c_sext_h(rd: u8) -> u16 {
+        zcb_unary(rd, 0b011)
+    }
+
+    /// `c.zext.w rd'` (Zcb) → `add.uw rd', rd', zero`.
+    pub const fn c_zext_w(rd: u8) -> u16 {
+        zcb_unary(rd, 0b100)
+    }
+
+    /// `c.not rd'` (Zcb) → `xori rd', rd', -1`.
+    pub const fn c_not(rd: u8) -> u16 {
+        zcb_unary(rd, 0b101)
+    }
+
+    /// `c.mul rd', rs2'` (Zcb) → `mul rd', rd', rs2'`.
+    pub const fn c_mul(rd: u8, rs2: u8) -> u16 {
+        ca(1, 0b10, rd, rs2)
+    }
+
+    /// `c.mop.n` (Zcmop), `n` odd, 1..=15: does nothing (the reserved `c.lui xn, 0`).
+    pub const fn c_mop(n: u8) -> u16 {
+        debug_assert!(n % 2 == 1 && n < 16, "c.mop.n has n odd, 1..=15");
+        0b011 << 13 | x(n) << 7 | 0b01
+    }
+}
+
+/// A Zcb load or store: `100 funct3 rs1' uimm[0|1] rd'/rs2' 00`.
+const fn zcb_mem(funct3: u16, rs1: u8, rd: u8, uimm: u16) -> u16 {
+    0b100 << 13 | funct3 << 10 | p(rs1) << 7 | (uimm & 1) << 6 | (uimm >> 1 & 1) << 5 | p(rd) << 2
+}
+
+/// A Zcb unary operation: `100 111 rd' 11 funct3 01`.
+const fn zcb_unary(rd: u8, funct3: u16) -> u16 {
+    0b100111 << 10 | p(rd) << 7 | 0b11 << 5 | funct3 << 2 | 0b01
 }
 
 impl Assembler {
