@@ -365,6 +365,8 @@ pub struct CompiledTierCounters {
     pub cache_flushes: u64,
     /// Entries from the interpreter into compiled code.
     pub entries: u64,
+    /// Guest instructions run in compiled code (part of the vCPU's `instructions`).
+    pub instructions: u64,
     /// Returns from compiled code to the interpreter, by reason.
     pub side_exits: SideExitCounters,
 }

@@ -84,6 +84,7 @@ fn compiled_report(stats: CompileStats) -> CompiledTierCounters {
         code_cache_bytes: stats.code_cache_bytes,
         cache_flushes: stats.cache_flushes,
         entries: stats.entries,
+        instructions: stats.instructions,
         side_exits: SideExitCounters {
             not_compiled,
             budget,

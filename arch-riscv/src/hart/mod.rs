@@ -148,6 +148,9 @@ pub struct CompileStats {
     pub cache_flushes: u64,
     /// Entries from the interpreter into compiled code.
     pub entries: u64,
+    /// Guest instructions run by compiled code (the interpreter's `step` calls for
+    /// operations the tier does not compile included).
+    pub instructions: u64,
     /// Returns to the interpreter by reason, indexed by `jit::exit` code.
     pub exits: [u64; 7],
 }
