@@ -353,6 +353,8 @@ pub struct CompiledTierCounters {
     pub enabled: bool,
     /// Blocks compiled.
     pub blocks: u64,
+    /// Blocks another vCPU had compiled already (copied, not compiled again).
+    pub blocks_shared: u64,
     /// Blocks the code generator refused (they stay interpreted).
     pub failures: u64,
     /// Time spent compiling, in microseconds.

@@ -62,7 +62,13 @@ pub fn vcpu_thread(id: usize, mut vcpu: Box<dyn Vcpu>, machine: Arc<Machine>) {
     let mut stats = VcpuStats::default();
     let status = run(id, &mut *vcpu, &machine, &mut stats);
     let counters = vcpu.counters();
-    tracing::info!(hart = id, ?counters, ?stats, "vCPU finished");
+    tracing::info!(
+        hart = id,
+        cpu_seconds = thread_cpu_seconds(),
+        ?counters,
+        ?stats,
+        "vCPU finished"
+    );
     machine
         .control
         .set_activity(id, VcpuActivity::Exited, counters, stats);
@@ -140,6 +146,19 @@ fn run(
             }
         }
     }
+}
+
+/// CPU time the calling thread has used, in seconds.
+fn thread_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes one rusage into the pointer, which is valid for it.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) } != 0 {
+        return 0.0;
+    }
+    // SAFETY: getrusage succeeded and filled it.
+    let usage = unsafe { usage.assume_init() };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 #[cfg(test)]

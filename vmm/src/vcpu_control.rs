@@ -78,6 +78,7 @@ fn compiled_report(stats: CompileStats) -> CompiledTierCounters {
     CompiledTierCounters {
         enabled: true,
         blocks: stats.blocks,
+        blocks_shared: stats.blocks_shared,
         failures: stats.failures,
         compile_us: stats.compile_nanos / 1000,
         code_bytes: stats.code_bytes,

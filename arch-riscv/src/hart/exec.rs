@@ -111,6 +111,10 @@ impl Hart {
         let mut executed = 0u64;
         let mut pc = self.pc;
         #[cfg(jit)]
+        if self.jit.as_ref().is_some_and(|tier| tier.awaits_answers()) {
+            self.take_compiled_blocks();
+        }
+        #[cfg(jit)]
         let threshold = self.jit.as_ref().map(|tier| tier.threshold());
         // After a compiled block left at an access it could not complete, the
         // interpreter runs that instruction before code is entered again.
@@ -221,7 +225,7 @@ impl Hart {
         // SAFETY: `page` is the decoded page of `pc`, valid until the next fill; the
         // slot index is below SLOTS.
         let slot = unsafe { &mut (*page).ops[((pc & 0xFFF) >> 1) as usize] };
-        if slot.block > Op::NOT_COMPILABLE {
+        if slot.has_block() {
             return true;
         }
         if slot.block != 0 || slot.len == 0 {
@@ -242,7 +246,7 @@ impl Hart {
         }
         // SAFETY: as in compiled_entry; offset < 4096.
         let slot = unsafe { &mut (*page).ops[(offset >> 1) as usize] };
-        if slot.block > Op::NOT_COMPILABLE || (slot.block == 0 && slot.heat >= threshold) {
+        if slot.has_block() || (slot.block == 0 && slot.heat >= threshold) {
             return true;
         }
         slot.heat = slot.heat.saturating_add(1);

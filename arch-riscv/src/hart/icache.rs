@@ -23,6 +23,15 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Incarnations handed out so far: a page gets a new one when it is made and
+/// whenever its slots start over, so that work done for its old contents (a block
+/// compiled on another thread) can tell it is stale.
+static INCARNATIONS: AtomicU64 = AtomicU64::new(0);
+
+fn next_incarnation() -> u64 {
+    INCARNATIONS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
 use super::ram;
 use super::tlb::{MMU_INDICES, TLB_ENTRIES, slot};
 use crate::isa::Op;
@@ -45,6 +54,10 @@ pub struct CodePage {
     pub ops: [Op; SLOTS + GUARD_SLOTS],
     /// Host address of the page's first byte.
     pub host: usize,
+    /// Guest-physical page number.
+    pub number: u64,
+    /// Changes whenever the slots start over (see [`next_incarnation`]).
+    pub incarnation: u64,
     /// The page's bytes when its decoded slots were decoded.
     snapshot: [u8; 4096],
     /// The cache generation this page was last validated in.
@@ -52,10 +65,12 @@ pub struct CodePage {
 }
 
 impl CodePage {
-    fn new(host: usize, generation: u64) -> Box<CodePage> {
+    fn new(host: usize, number: u64, generation: u64) -> Box<CodePage> {
         let mut page = Box::new(CodePage {
             ops: [Op::UNDECODED; SLOTS + GUARD_SLOTS],
             host,
+            number,
+            incarnation: next_incarnation(),
             snapshot: [0; 4096],
             generation,
         });
@@ -84,6 +99,7 @@ impl CodePage {
     /// Forgets every decoded slot and snapshots the current bytes.
     fn reset(&mut self) {
         self.ops.fill(Op::UNDECODED);
+        self.incarnation = next_incarnation();
         self.take_snapshot();
     }
 }
@@ -192,7 +208,7 @@ impl DecodeCache {
         let page = self
             .pages
             .entry(paddr >> 12)
-            .or_insert_with(|| CodePage::new(host_page, generation));
+            .or_insert_with(|| CodePage::new(host_page, paddr >> 12, generation));
         if page.generation != generation {
             if !page.unchanged() {
                 page.reset();
@@ -205,6 +221,14 @@ impl DecodeCache {
             page,
         };
         page
+    }
+
+    /// The decoded page of guest-physical page `number`, if there is one. The
+    /// pointer stays valid until the next `fill` or drop.
+    pub fn page(&mut self, number: u64) -> Option<*mut CodePage> {
+        self.pages
+            .get_mut(&number)
+            .map(|page| &mut **page as *mut CodePage)
     }
 
     /// Keeps the invariant before a slot is decoded from `bits` at `offset`: if

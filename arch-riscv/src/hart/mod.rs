@@ -113,13 +113,15 @@ pub struct HartConfig {
 pub const COMPILED_TIER: bool = cfg!(jit);
 
 /// Settings of the compiled tier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompileConfig {
     /// Entries into a jump target before the block there is compiled (0: at once).
     pub threshold: u8,
     /// Size of the code cache; when full, every block is dropped and recompiled as
     /// it becomes hot again.
     pub code_cache_bytes: usize,
+    /// Where blocks are compiled.
+    pub compiler: Compilation,
 }
 
 impl Default for CompileConfig {
@@ -127,15 +129,59 @@ impl Default for CompileConfig {
         CompileConfig {
             threshold: 200,
             code_cache_bytes: 32 << 20,
+            compiler: Compilation::Inline,
         }
     }
 }
+
+/// Where a hart's blocks are compiled.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Compilation {
+    /// On the hart's own thread, the moment a block becomes hot: deterministic, for
+    /// tests.
+    #[default]
+    Inline,
+    /// On a worker thread that the harts holding clones of this handle share; a hart
+    /// goes on interpreting until its block arrives.
+    Background(SharedCompiler),
+}
+
+/// A VM's compile worker, shared by its harts (clone it into each hart's config).
+/// The thread starts with the first block to compile.
+#[derive(Clone, Default)]
+pub struct SharedCompiler(#[cfg(jit)] Arc<jit::Shared>);
+
+impl SharedCompiler {
+    #[cfg(jit)]
+    fn worker(&self) -> &jit::Shared {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SharedCompiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedCompiler")
+    }
+}
+
+impl PartialEq for SharedCompiler {
+    fn eq(&self, _other: &Self) -> bool {
+        #[cfg(jit)]
+        return Arc::ptr_eq(&self.0, &_other.0);
+        #[cfg(not(jit))]
+        true
+    }
+}
+
+impl Eq for SharedCompiler {}
 
 /// Counters of the compiled tier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CompileStats {
     /// Blocks compiled.
     pub blocks: u64,
+    /// Blocks another hart of the VM had compiled already (copied, not compiled).
+    pub blocks_shared: u64,
     /// Blocks cranelift or the code cache refused (they stay interpreted).
     pub failures: u64,
     /// Time spent compiling, in nanoseconds.

@@ -47,7 +47,8 @@ pub struct Op {
     /// as decoded.
     pub heat: u8,
     /// Where the compiled block that starts here lies in the code cache: 0 none yet,
-    /// [`Op::NOT_COMPILABLE`] when compiling it failed, else the byte offset.
+    /// [`Op::NOT_COMPILABLE`] when compiling it failed, [`Op::COMPILING`] while the
+    /// compile worker has it, else the byte offset (above [`Op::LAST_MARKER`]).
     pub block: u32,
 }
 
@@ -68,6 +69,16 @@ impl Op {
 
     /// The `block` value of an entry the compiled tier gave up on.
     pub const NOT_COMPILABLE: u32 = 1;
+    /// The `block` value of an entry whose block is being compiled.
+    pub const COMPILING: u32 = 2;
+    /// The largest `block` value that is a marker rather than a code offset.
+    pub const LAST_MARKER: u32 = 2;
+
+    /// Whether a compiled block starts here.
+    #[inline(always)]
+    pub fn has_block(&self) -> bool {
+        self.block > Op::LAST_MARKER
+    }
 }
 
 /// Every operation the hart executes. RV64IMAFDC, Zicsr, Zifencei, the privileged

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arch_riscv::fdt::{InterruptController, IsaDescription, MmuType};
-use arch_riscv::hart::CompileConfig;
+use arch_riscv::hart::{Compilation, CompileConfig, SharedCompiler};
 use thiserror::Error;
 
 /// Which backend runs the guest.
@@ -150,6 +150,8 @@ pub fn compile_config(machine: &crate::config::MachineConfig) -> Option<CompileC
         // The config checked the range (at most JitConfig::MAX_THRESHOLD).
         threshold: u8::try_from(jit.threshold).unwrap_or(u8::MAX - 1),
         code_cache_bytes: (jit.code_cache_mib as usize) << 20,
+        // One worker for all the VM's harts: they keep running while it compiles.
+        compiler: Compilation::Background(SharedCompiler::default()),
     })
 }
 

@@ -143,7 +143,7 @@ impl Vm for SoftVm {
             hypervisor: self.setup.nesting.hypervisor,
             nacl: self.setup.nesting.nacl,
             fences: self.fences.clone(),
-            compile: self.setup.compile,
+            compile: self.setup.compile.clone(),
         });
         let signals = Arc::new(SoftSignals(hart.signals()));
         Ok(Box::new(SoftVcpu {

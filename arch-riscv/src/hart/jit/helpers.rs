@@ -1,6 +1,6 @@
-//! The Rust functions compiled code calls: the slow paths of memory accesses, the
-//! interpreter for one operation, and the block lookup for jumps whose target is
-//! known only at run time.
+//! The Rust functions compiled code calls: the interpreter for one operation, and
+//! the block lookup for jumps whose target is known only at run time. (A load or
+//! store that misses the TLB leaves compiled code instead: the interpreter runs it.)
 //!
 //! Each takes the hart as a raw pointer: compiled code runs inside
 //! [`Hart::enter_compiled`], which holds the only `&mut Hart` and lends it to the
@@ -10,37 +10,6 @@ use super::super::Hart;
 use super::super::exec::Flow;
 use super::{Frame, exit};
 use crate::isa::Op;
-
-/// A load that missed the TLB: 0 with the value in `frame.scratch`, or 1 when the
-/// access traps or is MMIO (the interpreter then runs the instruction again).
-///
-/// # Safety
-/// `hart` and `frame` are the pointers `enter_compiled` passed to the block.
-pub unsafe extern "C" fn load(hart: *mut Hart, frame: *mut Frame, addr: u64, size: u64) -> u64 {
-    // SAFETY: the caller's contract: both point to live values nothing else uses now.
-    let (hart, frame) = unsafe { (&mut *hart, &mut *frame) };
-    match hart.load_slow(addr, size) {
-        Ok(value) => {
-            frame.scratch = value;
-            0
-        }
-        Err(_) => 1,
-    }
-}
-
-/// A store that missed the TLB: 0 when done, 1 when it traps or is MMIO (nothing was
-/// written; the interpreter runs the instruction again).
-///
-/// # Safety
-/// As for [`load`].
-pub unsafe extern "C" fn store(hart: *mut Hart, addr: u64, size: u64, value: u64) -> u64 {
-    // SAFETY: the caller's contract.
-    let hart = unsafe { &mut *hart };
-    match hart.store_slow(addr, size, value) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
-}
 
 /// Runs the operation in `slot` at `pc` with the interpreter. Returns 0 when the
 /// block may go on with the next operation, else the exit code, with `hart.pc` set.
@@ -75,16 +44,17 @@ pub unsafe extern "C" fn step(hart: *mut Hart, slot: *const Op, pc: u64) -> u64 
 /// As for [`load`].
 pub unsafe extern "C" fn lookup(hart: *mut Hart, frame: *mut Frame, pc: u64) -> u64 {
     // SAFETY: the caller's contract.
-    let (hart, frame) = unsafe { (&mut *hart, &*frame) };
+    let (hart, frame) = unsafe { (&mut *hart, &mut *frame) };
     let Some(page) = hart.icache.lookup(hart.mmu_index, pc) else {
         return 0;
     };
     // SAFETY: the decode cache's pages stay alive while compiled code runs (nothing
     // fills or drops pages until the block returns); the offset is below 4096.
-    let block = unsafe { (*page).ops[((pc & 0xFFF) >> 1) as usize].block };
-    if block > Op::NOT_COMPILABLE {
-        frame.code_base as u64 + block as u64
-    } else {
-        0
+    let slot = unsafe { &(*page).ops[((pc & 0xFFF) >> 1) as usize] };
+    if !slot.has_block() {
+        return 0;
     }
+    // SAFETY: as above.
+    frame.next_slots = unsafe { (&raw const (*page).ops) } as usize;
+    frame.code_base as u64 + slot.block as u64
 }

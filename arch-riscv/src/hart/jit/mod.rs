@@ -15,24 +15,23 @@
 //! every block is forgotten at once.
 
 mod code_cache;
+mod compiler;
 mod helpers;
 mod trace;
 mod translate;
+mod worker;
 
-use std::time::Instant;
-
-use cranelift_codegen::ir::{Function, UserFuncName};
-use cranelift_codegen::isa::OwnedTargetIsa;
-use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::{Context, control::ControlPlane};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::icache::CodePage;
-use super::{CompileConfig, CompileStats, Hart};
+use super::{Compilation, CompileConfig, CompileStats, Hart};
 use crate::isa::Op;
 use code_cache::CodeCache;
+use compiler::Compiler;
 use trace::Trace;
-use translate::{Helpers, Offsets, Source};
+pub use worker::Shared;
+use worker::{Connection, Done, Job, Ticket};
 
 /// Why compiled code returned to the interpreter (the return value of a block).
 pub mod exit {
@@ -75,63 +74,73 @@ pub struct Frame {
     pub scratch: u64,
     /// Host address of the code cache.
     pub code_base: usize,
+    /// The decoded slots of the page `helpers::lookup` found a block in.
+    pub next_slots: usize,
 }
 
-/// Calls a block: `(hart, frame, vbase, code) -> exit code`, in the host's C ABI.
-type Trampoline = unsafe extern "C" fn(*mut Hart, *mut Frame, u64, usize) -> u64;
+/// Calls a block: `(hart, frame, vbase, slots, code) -> exit code`, in the host's C
+/// ABI.
+type Trampoline = unsafe extern "C" fn(*mut Hart, *mut Frame, u64, usize, usize) -> u64;
 
-/// One hart's compiler and code.
+/// Where a hart's blocks get compiled.
+enum Backend {
+    /// Here, at once.
+    Inline(Box<Compiler>),
+    /// On the VM's worker; answers come back on `done`.
+    Background {
+        worker: Connection,
+        reply: Sender<Done>,
+        done: Receiver<Done>,
+        /// Jobs sent and not answered yet.
+        in_flight: usize,
+    },
+}
+
+/// One hart's compiled code, and how it gets more.
 pub struct CompiledTier {
-    isa: OwnedTargetIsa,
-    context: Context,
-    builder: FunctionBuilderContext,
+    backend: Backend,
     cache: CodeCache,
+    /// The trampoline's code, kept to put it back when the cache is emptied.
+    trampoline_code: Arc<[u8]>,
     trampoline: usize,
     config: CompileConfig,
     stats: CompileStats,
 }
 
 impl CompiledTier {
-    /// A tier for the host, or `None` when cranelift or the code cache cannot be set up
-    /// (the hart then interprets).
+    /// A tier for the host, or `None` when cranelift, the worker or the code cache
+    /// cannot be set up (the hart then interprets).
     pub fn new(config: CompileConfig) -> Option<CompiledTier> {
-        let mut flags = settings::builder();
-        for (name, value) in [
-            // Measured on the Debian boot: without cranelift's mid-end optimizations
-            // but with its full register allocator the boot is fastest (6.0 s;
-            // single-pass allocation 8.5 s: guest registers spill around every
-            // operation; `speed` 7.3 s: compile time grows more than the code gains).
-            ("opt_level", "none"),
-            ("regalloc_algorithm", "backtracking"),
-            ("preserve_frame_pointers", "true"),
-            ("unwind_info", "false"),
-            (
-                "enable_verifier",
-                if cfg!(debug_assertions) {
-                    "true"
-                } else {
-                    "false"
-                },
-            ),
-        ] {
-            flags.set(name, value).ok()?;
-        }
-        let isa = cranelift_native::builder()
-            .ok()?
-            .finish(settings::Flags::new(flags))
-            .ok()?;
-        let cache = CodeCache::new(config.code_cache_bytes)?;
-        let mut tier = CompiledTier {
-            isa,
-            context: Context::new(),
-            builder: FunctionBuilderContext::new(),
+        let (backend, trampoline_code) = match &config.compiler {
+            Compilation::Inline => {
+                let mut compiler = Compiler::new()?;
+                let trampoline = compiler.trampoline()?;
+                (Backend::Inline(Box::new(compiler)), trampoline.into())
+            }
+            Compilation::Background(shared) => {
+                let shared = shared.worker();
+                let trampoline = shared.trampoline()?;
+                let worker = shared.connect()?;
+                let (reply, done) = channel();
+                let backend = Backend::Background {
+                    worker,
+                    reply,
+                    done,
+                    in_flight: 0,
+                };
+                (backend, trampoline)
+            }
+        };
+        let mut cache = CodeCache::new(config.code_cache_bytes)?;
+        let trampoline = cache.base() + cache.add(&trampoline_code)? as usize;
+        Some(CompiledTier {
+            backend,
             cache,
-            trampoline: 0,
+            trampoline_code,
+            trampoline,
             config,
             stats: CompileStats::default(),
-        };
-        tier.trampoline = tier.add_trampoline()?;
-        Some(tier)
+        })
     }
 
     /// The counters.
@@ -148,34 +157,10 @@ impl CompiledTier {
         self.config.threshold
     }
 
-    fn add_trampoline(&mut self) -> Option<usize> {
-        let mut sig = cranelift_codegen::ir::Signature::new(self.isa.default_call_conv());
-        sig.params
-            .extend([cranelift_codegen::ir::AbiParam::new(cranelift_codegen::ir::types::I64); 4]);
-        sig.returns.push(cranelift_codegen::ir::AbiParam::new(
-            cranelift_codegen::ir::types::I64,
-        ));
-        self.context.func = Function::with_name_signature(UserFuncName::default(), sig);
-        let mut b = FunctionBuilder::new(&mut self.context.func, &mut self.builder);
-        translate::build_trampoline(&mut b);
-        b.finalize(self.isa.frontend_config());
-        let offset = self.emit()?;
-        Some(self.cache.base() + offset as usize)
-    }
-
-    /// Compiles the function in the context into the code cache.
-    fn emit(&mut self) -> Option<u32> {
-        let compiled = self
-            .context
-            .compile(&*self.isa, &mut ControlPlane::default());
-        let result = match compiled {
-            // Code with relocations would need linking; blocks call helpers through
-            // constants and have none.
-            Ok(code) if code.buffer.relocs().is_empty() => self.cache.add(code.code_buffer()),
-            _ => None,
-        };
-        self.context.clear();
-        result
+    /// Whether answers from the worker may be waiting.
+    #[inline]
+    pub fn awaits_answers(&self) -> bool {
+        matches!(self.backend, Backend::Background { in_flight, .. } if in_flight > 0)
     }
 
     /// Empties the code cache (the caller forgets every slot's block first) and
@@ -183,9 +168,9 @@ impl CompiledTier {
     fn flush(&mut self) -> bool {
         self.cache.clear();
         self.stats.cache_flushes += 1;
-        match self.add_trampoline() {
-            Some(trampoline) => {
-                self.trampoline = trampoline;
+        match self.cache.add(&self.trampoline_code) {
+            Some(offset) => {
+                self.trampoline = self.cache.base() + offset as usize;
                 true
             }
             None => false,
@@ -206,88 +191,135 @@ impl Hart {
         self.jit = config.and_then(CompiledTier::new).map(Box::new);
     }
 
-    /// Compiles the block starting at `offset` of `page` (virtual page `vbase`)
-    /// unless it exists or failed before. Returns whether a block is there now.
+    /// Compiles the block starting at `offset` of `page`, or sends it to the worker,
+    /// unless it exists, failed before or is on its way. Returns whether a block is
+    /// there now.
     pub(super) fn compile_block(&mut self, page: *mut CodePage, offset: usize) -> bool {
         // SAFETY: `page` came from the decode cache and no fill or drop happened since;
         // the decode cache's other users do not run while this function does.
-        let set_block = |block: u32| unsafe { (*page).ops[offset >> 1].block = block };
-        // SAFETY: as above.
-        let slots = unsafe { (&raw const (*page).ops).cast::<Op>() };
+        let page = unsafe { &mut *page };
         let Some(tier) = self.jit.as_mut() else {
             return false;
         };
-        // SAFETY: as above; offset < 4096.
-        match unsafe { (*page).ops[offset >> 1].block } {
+        match page.ops[offset >> 1].block {
             0 => {}
-            Op::NOT_COMPILABLE => return false,
+            Op::NOT_COMPILABLE | Op::COMPILING => return false,
             _ => return true,
         }
-        // SAFETY: as above; the shared view ends with the collection.
-        let trace = Trace::collect(unsafe { &(&(*page).ops)[..super::icache::SLOTS] }, offset);
-        let Some(trace) = trace else {
-            set_block(Op::NOT_COMPILABLE);
+        let Some(trace) = Trace::collect(&page.ops[..super::icache::SLOTS], offset) else {
+            page.ops[offset >> 1].block = Op::NOT_COMPILABLE;
             return false;
         };
-        let started = Instant::now();
-        let source = Source {
-            trace: &trace,
-            slots: slots as usize,
-            code_base: tier.cache.base(),
-            offsets: Offsets {
-                x: std::mem::offset_of!(Hart, x) as i32,
-                pc: std::mem::offset_of!(Hart, pc) as i32,
-            },
-            helpers: Helpers {
-                load: helpers::load as *const () as usize,
-                store: helpers::store as *const () as usize,
-                step: helpers::step as *const () as usize,
-                lookup: helpers::lookup as *const () as usize,
-            },
-            host_call_conv: tier.isa.default_call_conv(),
-        };
-        tier.context.func =
-            Function::with_name_signature(UserFuncName::default(), translate::block_signature());
-        let mut b = FunctionBuilder::new(&mut tier.context.func, &mut tier.builder);
-        translate::translate(&mut b, &source);
-        b.finalize(tier.isa.frontend_config());
-        let code = tier
-            .context
-            .compile(&*tier.isa, &mut ControlPlane::default());
-        let code = match code {
-            Ok(code) if code.buffer.relocs().is_empty() => Some(code.code_buffer().to_vec()),
-            _ => None,
-        };
-        tier.context.clear();
-        tier.stats.compile_nanos += started.elapsed().as_nanos() as u64;
-        let Some(code) = code else {
-            tier.stats.failures += 1;
-            set_block(Op::NOT_COMPILABLE);
+        match &mut tier.backend {
+            Backend::Inline(compiler) => {
+                let compiled = compiler.block(&trace);
+                tier.stats.compile_nanos += compiled.nanos;
+                let installed = compiled
+                    .code
+                    .is_some_and(|code| self.install(page, offset, &code));
+                if !installed && let Some(tier) = self.jit.as_mut() {
+                    tier.stats.failures += 1;
+                    page.ops[offset >> 1].block = Op::NOT_COMPILABLE;
+                }
+                installed
+            }
+            Backend::Background {
+                worker,
+                reply,
+                in_flight,
+                ..
+            } => {
+                let job = Job {
+                    ticket: Ticket {
+                        page_number: page.number,
+                        incarnation: page.incarnation,
+                        offset,
+                    },
+                    trace,
+                    reply: reply.clone(),
+                };
+                page.ops[offset >> 1].block = if worker.jobs.send(job).is_ok() {
+                    *in_flight += 1;
+                    Op::COMPILING
+                } else {
+                    Op::NOT_COMPILABLE
+                };
+                false
+            }
+        }
+    }
+
+    /// Installs the blocks the worker finished whose slots still hold the code they
+    /// were compiled from.
+    pub(super) fn take_compiled_blocks(&mut self) {
+        loop {
+            let Some(tier) = self.jit.as_mut() else {
+                return;
+            };
+            let Backend::Background {
+                done, in_flight, ..
+            } = &mut tier.backend
+            else {
+                return;
+            };
+            let Ok(answer) = done.try_recv() else {
+                return;
+            };
+            *in_flight -= 1;
+            tier.stats.compile_nanos += answer.nanos;
+            if answer.reused {
+                tier.stats.blocks_shared += 1;
+            }
+            let ticket = answer.ticket;
+            let Some(page) = self.icache.page(ticket.page_number) else {
+                continue;
+            };
+            // SAFETY: the page is alive in the decode cache and nothing else uses it
+            // while this hart's thread is here.
+            let page = unsafe { &mut *page };
+            if page.incarnation != ticket.incarnation
+                || page.ops[ticket.offset >> 1].block != Op::COMPILING
+            {
+                continue;
+            }
+            let installed = answer
+                .code
+                .is_some_and(|code| self.install(page, ticket.offset, &code));
+            if !installed && let Some(tier) = self.jit.as_mut() {
+                tier.stats.failures += 1;
+                page.ops[ticket.offset >> 1].block = Op::NOT_COMPILABLE;
+            }
+        }
+    }
+
+    /// Copies `code` into the code cache (emptying it first when full) and points the
+    /// slot at `offset` of `page` to it.
+    fn install(&mut self, page: &mut CodePage, offset: usize, code: &[u8]) -> bool {
+        let Some(tier) = self.jit.as_mut() else {
             return false;
         };
-        let at = match tier.cache.add(&code) {
+        let at = match tier.cache.add(code) {
             Some(at) => at,
             None => {
                 // Full: forget every block, start over, and try once more.
                 self.icache.forget_blocks();
-                let tier = self.jit.as_mut().expect("checked above");
+                let Some(tier) = self.jit.as_mut() else {
+                    return false;
+                };
                 if !tier.flush() {
                     self.jit = None;
                     return false;
                 }
-                match tier.cache.add(&code) {
+                match tier.cache.add(code) {
                     Some(at) => at,
-                    None => {
-                        tier.stats.failures += 1;
-                        set_block(Op::NOT_COMPILABLE);
-                        return false;
-                    }
+                    None => return false,
                 }
             }
         };
-        let tier = self.jit.as_mut().expect("checked above");
-        tier.stats.blocks += 1;
-        set_block(at);
+        if let Some(tier) = self.jit.as_mut() {
+            tier.stats.blocks += 1;
+        }
+        page.ops[offset >> 1].block = at;
         true
     }
 
@@ -305,6 +337,8 @@ impl Hart {
         };
         // SAFETY: as in compile_block; the offset is below 4096.
         let block = unsafe { (*page).ops[((pc & 0xFFF) >> 1) as usize].block };
+        // SAFETY: as above.
+        let slots = unsafe { (&raw const (*page).ops) } as usize;
         let code = tier.cache.base() + block as usize;
         // SAFETY: the trampoline was compiled with this signature into the cache.
         let trampoline: Trampoline = unsafe { std::mem::transmute(tier.trampoline) };
@@ -316,15 +350,16 @@ impl Hart {
             store_tlb,
             scratch: 0,
             code_base: tier.cache.base(),
+            next_slots: 0,
         };
         let hart: *mut Hart = self;
         // SAFETY: `hart` points to `self`, alive for the whole call.
         let frame = unsafe { &raw mut (*hart).frame };
         // SAFETY: `code` is a block compiled for this page's slots by this tier (the
-        // slot's offset is only set by compile_block and cleared with the page or the
+        // slot's offset is only set by `install` and cleared with the page or the
         // cache). The block and its helpers use `self` only through this pointer and
         // only until they return; the frame lives in `self`, which stays put.
-        let code_returned = unsafe { trampoline(hart, frame, pc & !0xFFF, code) };
+        let code_returned = unsafe { trampoline(hart, frame, pc & !0xFFF, slots, code) };
         let run = (budget as i64 - self.frame.budget).max(0) as u64;
         if let Some(tier) = self.jit.as_mut() {
             tier.stats.exits[code_returned.min(6) as usize] += 1;

@@ -42,6 +42,10 @@ pub fn class(kind: OpKind) -> Class {
     }
 }
 
+/// What compiled code depends on, as a hash key: every operation's offset and
+/// decoded fields (not the slot's heat or block), and the fall-through.
+pub type TraceKey = Box<[u64]>;
+
 /// The operations of one block.
 pub struct Trace {
     /// The operations with their page offsets, in address order.
@@ -92,6 +96,25 @@ impl Trace {
         trace.find_labels();
         trace.find_used();
         Some(trace)
+    }
+
+    /// The trace as a key: two traces with equal keys compile to the same code.
+    pub fn key(&self) -> TraceKey {
+        let mut key = Vec::with_capacity(self.ops.len() * 2 + 1);
+        key.push(self.fall_through.map_or(u64::MAX, |offset| offset as u64));
+        for &(at, op) in &self.ops {
+            key.push(
+                op.kind as u64
+                    | (op.rd as u64) << 8
+                    | (op.rs1 as u64) << 16
+                    | (op.rs2 as u64) << 24
+                    | (op.imm as u32 as u64) << 32,
+            );
+            key.push(
+                at as u64 | (op.rs3 as u64) << 16 | (op.rm as u64) << 24 | (op.len as u64) << 32,
+            );
+        }
+        key.into_boxed_slice()
     }
 
     /// Whether an operation of the trace starts at `offset`.

@@ -1,8 +1,10 @@
 //! From a [`Trace`] to cranelift IR: one function per block.
 //!
-//! A block is a tail-calling function `(hart, frame, vbase) -> exit code`, where
-//! `vbase` is the virtual address of the block's page (the same decoded page may be
-//! mapped at several). Guest registers live in the hart: the block loads those it
+//! A block is a tail-calling function `(hart, frame, vbase, slots) -> exit code`,
+//! where `vbase` is the virtual address of the block's page (the same decoded page
+//! may be mapped at several) and `slots` the host address of its decoded slots.
+//! Nothing else about the hart, its page or its code cache is a constant in the
+//! code, so it runs wherever it is copied. Guest registers live in the hart: the block loads those it
 //! uses on entry and writes every result straight back (write-through), so an exit
 //! at any point needs no write-back and the interpreter sees exact state.
 //!
@@ -13,7 +15,7 @@
 //! of executed instructions is therefore exact, and a loop never runs unchecked.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I8, I16, I32, I64};
+use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{
     self, AbiParam, BlockArg, InstBuilder, MemFlagsData, SigRef, Signature, Value,
 };
@@ -37,8 +39,6 @@ pub struct Offsets {
 /// Addresses of the helpers compiled code calls.
 #[derive(Clone, Copy, Debug)]
 pub struct Helpers {
-    pub load: usize,
-    pub store: usize,
     pub step: usize,
     pub lookup: usize,
 }
@@ -47,12 +47,16 @@ pub struct Helpers {
 const BUDGET: i32 = 0;
 const LOAD_TLB: i32 = 8;
 const STORE_TLB: i32 = 16;
-const SCRATCH: i32 = 24;
+const CODE_BASE: i32 = 32;
+const NEXT_SLOTS: i32 = 40;
+
+/// Byte offset of `Op::block` in a slot.
+const BLOCK_FIELD: i64 = std::mem::offset_of!(Op, block) as i64;
 
 /// The signature of every block function.
 pub fn block_signature() -> Signature {
     let mut sig = Signature::new(CallConv::Tail);
-    sig.params.extend([AbiParam::new(I64); 3]);
+    sig.params.extend([AbiParam::new(I64); 4]);
     sig.returns.push(AbiParam::new(I64));
     sig
 }
@@ -65,15 +69,15 @@ fn host_signature(call_conv: CallConv, params: usize) -> Signature {
     sig
 }
 
-/// Builds the trampoline: a host-ABI function `(hart, frame, vbase, code)` that calls
-/// the block at `code` and returns its exit code.
+/// Builds the trampoline: a host-ABI function `(hart, frame, vbase, slots, code)` that
+/// calls the block at `code` and returns its exit code.
 pub fn build_trampoline(b: &mut FunctionBuilder) {
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
     let sig = b.import_signature(block_signature());
-    let call = b.ins().call_indirect(sig, params[3], &params[..3]);
+    let call = b.ins().call_indirect(sig, params[4], &params[..4]);
     let code = b.inst_results(call)[0];
     b.ins().return_(&[code]);
     b.seal_all_blocks();
@@ -82,10 +86,6 @@ pub fn build_trampoline(b: &mut FunctionBuilder) {
 /// Everything about the block being built.
 pub struct Source<'a> {
     pub trace: &'a Trace,
-    /// Host address of the page's slot 0 (the slots hold chaining offsets).
-    pub slots: usize,
-    /// Host address of the code cache (block offsets are relative to it).
-    pub code_base: usize,
     pub offsets: Offsets,
     pub helpers: Helpers,
     pub host_call_conv: CallConv,
@@ -97,7 +97,15 @@ struct Translator<'s, 'f, 'b> {
     hart: Value,
     frame: Value,
     vbase: Value,
+    /// Host address of the page's slot 0 (the slots hold chaining offsets).
+    slots: Value,
     regs: [Option<Variable>; 32],
+    /// The frame's budget, kept in a register between the entry, exits and chains.
+    budget: Variable,
+    /// The load and store TLBs of the MMU index the code runs in (fixed while
+    /// compiled code runs: whatever changes it ends the slice).
+    load_tlb: Variable,
+    store_tlb: Variable,
     labels: Vec<(usize, ir::Block)>,
     exit_block: ir::Block,
     block_sig: SigRef,
@@ -137,13 +145,20 @@ pub fn translate(b: &mut FunctionBuilder, src: &Source) {
         .iter()
         .map(|&at| (at, b.create_block()))
         .collect();
+    let budget = b.declare_var(I64);
+    let load_tlb = b.declare_var(I64);
+    let store_tlb = b.declare_var(I64);
     let mut t = Translator {
         b,
         src,
         hart: params[0],
         frame: params[1],
         vbase: params[2],
+        slots: params[3],
         regs: [None; 32],
+        budget,
+        load_tlb,
+        store_tlb,
         labels,
         exit_block,
         block_sig,
@@ -197,6 +212,12 @@ impl Translator<'_, '_, '_> {
                 self.regs[r] = Some(var);
             }
         }
+        let budget = self.b.ins().load(I64, flags(), self.frame, BUDGET);
+        self.b.def_var(self.budget, budget);
+        for (var, table) in [(self.load_tlb, LOAD_TLB), (self.store_tlb, STORE_TLB)] {
+            let value = self.b.ins().load(I64, flags(), self.frame, table);
+            self.b.def_var(var, value);
+        }
         self.charge(self.n);
     }
 
@@ -207,7 +228,7 @@ impl Translator<'_, '_, '_> {
         self.b
             .ins()
             .store(flags(), pc, self.hart, self.src.offsets.pc);
-        let budget = self.b.ins().load(I64, flags(), self.frame, BUDGET);
+        let budget = self.b.use_var(self.budget);
         let budget = self.b.ins().iadd(budget, refund);
         self.b.ins().store(flags(), budget, self.frame, BUDGET);
         self.b.ins().return_(&[code]);
@@ -251,9 +272,9 @@ impl Translator<'_, '_, '_> {
 
     /// Adds `-amount` to the budget and returns the new value.
     fn charge(&mut self, amount: i64) -> Value {
-        let budget = self.b.ins().load(I64, flags(), self.frame, BUDGET);
+        let budget = self.b.use_var(self.budget);
         let budget = self.b.ins().iadd_imm_s(budget, -amount);
-        self.b.ins().store(flags(), budget, self.frame, BUDGET);
+        self.b.def_var(self.budget, budget);
         budget
     }
 
@@ -291,8 +312,10 @@ impl Translator<'_, '_, '_> {
         self.b.inst_results(call)[0]
     }
 
-    fn tail_call(&mut self, code: Value, vbase: Value) {
-        let args = [self.hart, self.frame, vbase];
+    fn tail_call(&mut self, code: Value, vbase: Value, slots: Value) {
+        let budget = self.b.use_var(self.budget);
+        self.b.ins().store(flags(), budget, self.frame, BUDGET);
+        let args = [self.hart, self.frame, vbase, slots];
         self.b
             .ins()
             .return_call_indirect(self.block_sig, code, &args);
@@ -320,19 +343,19 @@ impl Translator<'_, '_, '_> {
         }
         let budget = self.charge(i as i64 + 1 - self.n);
         self.leave_if_spent(budget, pc, 0);
-        let slot = self.src.slots + (target as usize >> 1) * size_of::<Op>() + 12;
-        let slot = self.b.ins().iconst(I64, slot as i64);
-        let block = self.b.ins().uload32(flags(), slot, 0);
+        let slot = (target >> 1) * size_of::<Op>() as i64 + BLOCK_FIELD;
+        let block = self.b.ins().uload32(flags(), self.slots, slot as i32);
         let compiled =
             self.b
                 .ins()
-                .icmp_imm_s(IntCC::UnsignedGreaterThan, block, Op::NOT_COMPILABLE as i64);
+                .icmp_imm_s(IntCC::UnsignedGreaterThan, block, Op::LAST_MARKER as i64);
         let chain = self.b.create_block();
         let out = self.b.create_block();
         self.b.ins().brif(compiled, chain, &[], out, &[]);
         self.b.switch_to_block(chain);
-        let code = self.b.ins().iadd_imm_s(block, self.src.code_base as i64);
-        self.tail_call(code, self.vbase);
+        let code_base = self.b.ins().load(I64, flags(), self.frame, CODE_BASE);
+        let code = self.b.ins().iadd(block, code_base);
+        self.tail_call(code, self.vbase, self.slots);
         self.b.switch_to_block(out);
         self.exit(pc, exit::NOT_COMPILED, 0);
     }
@@ -347,7 +370,8 @@ impl Translator<'_, '_, '_> {
         self.b.ins().brif(code, chain, &[], out, &[]);
         self.b.switch_to_block(chain);
         let vbase = self.b.ins().band_imm_s(pc, !0xFFF);
-        self.tail_call(code, vbase);
+        let slots = self.b.ins().load(I64, flags(), self.frame, NEXT_SLOTS);
+        self.tail_call(code, vbase, slots);
         self.b.switch_to_block(out);
         self.exit(pc, exit::NOT_COMPILED, 0);
     }
@@ -371,8 +395,10 @@ impl Translator<'_, '_, '_> {
 
     /// Runs `op` through the interpreter and goes on after it if it falls through.
     fn interpreted(&mut self, i: usize, at: usize, op: Op) {
-        let slot = self.src.slots + (at >> 1) * size_of::<Op>();
-        let slot = self.b.ins().iconst(I64, slot as i64);
+        let slot = self
+            .b
+            .ins()
+            .iadd_imm_s(self.slots, ((at >> 1) * size_of::<Op>()) as i64);
         let pc = self.pc_of(at as i64);
         let code = self.call(self.src.helpers.step, &[self.hart, slot, pc]);
         let refund = self.n - 1 - i as i64;
@@ -606,12 +632,13 @@ impl Translator<'_, '_, '_> {
         self.b.ins().select(zero, on_zero, result)
     }
 
-    /// The software TLB's probe: `Some(host address)` flows into `hit`; a miss jumps
-    /// to `miss`. Returns the address computed.
-    fn probe(&mut self, table: i32, op: Op, size: u64, hit: ir::Block, miss: ir::Block) -> Value {
+    /// The software TLB's probe for an access of `size` bytes at `rs1 + imm` through
+    /// `table`: a hit goes on in a new block with the host address, which is
+    /// returned; a miss (a page not cached, MMIO, a misaligned or page-crossing
+    /// access) leaves for the interpreter, which runs the instruction at `at`.
+    fn probe(&mut self, i: usize, at: usize, table: Value, op: Op, size: u64) -> Value {
         let base = self.read(op.rs1);
         let addr = self.b.ins().iadd_imm_s(base, op.imm as i64);
-        let table = self.b.ins().load(I64, flags(), self.frame, table);
         let index = self.b.ins().ushr_imm_s(addr, 12);
         let index = self.b.ins().band_imm_s(index, 255);
         let index = self.b.ins().ishl_imm_s(index, 4);
@@ -619,107 +646,55 @@ impl Translator<'_, '_, '_> {
         let tag = self.b.ins().load(I64, flags(), entry, 0);
         let want = self.b.ins().band_imm_s(addr, !0xFFF | (size as i64 - 1));
         let matched = self.b.ins().icmp(IntCC::Equal, tag, want);
+        let hit = self.b.create_block();
+        let miss = self.b.create_block();
+        self.b.ins().brif(matched, hit, &[], miss, &[]);
+        self.b.switch_to_block(miss);
+        let pc = self.pc_of(at as i64);
+        self.exit(pc, exit::SLOW_ACCESS, self.n - i as i64);
+        self.b.switch_to_block(hit);
+        self.terminated = false;
         let addend = self.b.ins().load(I64, flags(), entry, 8);
-        let host = self.b.ins().iadd(addr, addend);
-        self.b
-            .ins()
-            .brif(matched, hit, &[BlockArg::Value(host)], miss, &[]);
-        addr
+        self.b.ins().iadd(addr, addend)
     }
 
     fn load(&mut self, i: usize, at: usize, op: Op) {
         use OpKind::*;
-        let size = match op.kind {
-            Lb | Lbu => 1,
-            Lh | Lhu => 2,
-            Lw | Lwu => 4,
-            _ => 8,
+        let table = self.b.use_var(self.load_tlb);
+        let host = match op.kind {
+            Lb | Lbu => self.probe(i, at, table, op, 1),
+            Lh | Lhu => self.probe(i, at, table, op, 2),
+            Lw | Lwu => self.probe(i, at, table, op, 4),
+            _ => self.probe(i, at, table, op, 8),
         };
-        let hit = self.b.create_block();
-        let host = self.b.append_block_param(hit, I64);
-        let miss = self.b.create_block();
-        let done = self.b.create_block();
-        let raw = self.b.append_block_param(done, I64);
-        let addr = self.probe(LOAD_TLB, op, size, hit, miss);
-
-        self.b.switch_to_block(hit);
-        let value = match size {
-            1 => self.b.ins().uload8(I64, flags(), host, 0),
-            2 => self.b.ins().uload16(I64, flags(), host, 0),
-            4 => self.b.ins().uload32(flags(), host, 0),
-            _ => self.b.ins().load(I64, flags(), host, 0),
-        };
-        self.b.ins().jump(done, &[BlockArg::Value(value)]);
-
-        self.b.switch_to_block(miss);
-        let size_value = self.b.ins().iconst(I64, size as i64);
-        let status = self.call(
-            self.src.helpers.load,
-            &[self.hart, self.frame, addr, size_value],
-        );
-        let loaded = self.b.create_block();
-        let slow = self.b.create_block();
-        self.b.ins().brif(status, slow, &[], loaded, &[]);
-        self.b.switch_to_block(slow);
-        let pc = self.pc_of(at as i64);
-        self.exit(pc, exit::SLOW_ACCESS, self.n - i as i64);
-        self.b.switch_to_block(loaded);
-        let value = self.b.ins().load(I64, flags(), self.frame, SCRATCH);
-        self.b.ins().jump(done, &[BlockArg::Value(value)]);
-
-        self.b.switch_to_block(done);
-        self.terminated = false;
         let value = match op.kind {
-            Lb => self.extend(raw, I8),
-            Lh => self.extend(raw, I16),
-            Lw => self.extend(raw, I32),
-            _ => raw,
+            Lb => self.b.ins().sload8(I64, flags(), host, 0),
+            Lbu => self.b.ins().uload8(I64, flags(), host, 0),
+            Lh => self.b.ins().sload16(I64, flags(), host, 0),
+            Lhu => self.b.ins().uload16(I64, flags(), host, 0),
+            Lw => self.b.ins().sload32(flags(), host, 0),
+            Lwu => self.b.ins().uload32(flags(), host, 0),
+            _ => self.b.ins().load(I64, flags(), host, 0),
         };
         self.write(op.rd, value);
     }
 
-    fn extend(&mut self, value: Value, ty: ir::Type) -> Value {
-        let narrow = self.b.ins().ireduce(ty, value);
-        self.b.ins().sextend(I64, narrow)
-    }
-
     fn store(&mut self, i: usize, at: usize, op: Op) {
         use OpKind::*;
+        let value = self.read(op.rs2);
+        let table = self.b.use_var(self.store_tlb);
         let size = match op.kind {
             Sb => 1,
             Sh => 2,
             Sw => 4,
             _ => 8,
         };
-        let value = self.read(op.rs2);
-        let hit = self.b.create_block();
-        let host = self.b.append_block_param(hit, I64);
-        let miss = self.b.create_block();
-        let done = self.b.create_block();
-        let addr = self.probe(STORE_TLB, op, size, hit, miss);
-
-        self.b.switch_to_block(hit);
+        let host = self.probe(i, at, table, op, size);
         match size {
             1 => self.b.ins().istore8(flags(), value, host, 0),
             2 => self.b.ins().istore16(flags(), value, host, 0),
             4 => self.b.ins().istore32(flags(), value, host, 0),
             _ => self.b.ins().store(flags(), value, host, 0),
         };
-        self.b.ins().jump(done, &[]);
-
-        self.b.switch_to_block(miss);
-        let size_value = self.b.ins().iconst(I64, size as i64);
-        let status = self.call(
-            self.src.helpers.store,
-            &[self.hart, addr, size_value, value],
-        );
-        let slow = self.b.create_block();
-        self.b.ins().brif(status, slow, &[], done, &[]);
-        self.b.switch_to_block(slow);
-        let pc = self.pc_of(at as i64);
-        self.exit(pc, exit::SLOW_ACCESS, self.n - i as i64);
-
-        self.b.switch_to_block(done);
-        self.terminated = false;
     }
 }

@@ -4,7 +4,7 @@
 
 use super::TestMachine;
 use crate::csr;
-use crate::hart::{CompileConfig, Exit};
+use crate::hart::{Compilation, CompileConfig, Exit, SharedCompiler};
 use crate::isa::encode::Assembler;
 use crate::isa::encode::reg::*;
 use crate::layout::RAM_BASE;
@@ -12,6 +12,7 @@ use crate::layout::RAM_BASE;
 const COMPILE_ALL: CompileConfig = CompileConfig {
     threshold: 0,
     code_cache_bytes: 1 << 20,
+    compiler: Compilation::Inline,
 };
 
 /// Sums 1..=n in a loop, then stores the sum and reads instret.
@@ -101,10 +102,44 @@ fn a_full_code_cache_is_emptied_and_refilled() {
     let compile = CompileConfig {
         threshold: 0,
         code_cache_bytes: 16 << 10,
+        compiler: Compilation::Inline,
     };
     let m = run_on(&p, Some(compile));
     assert_eq!(m.hart.reg(A0 as usize), 200 * 50);
     let stats = m.hart.compile_stats().expect("tier on");
     assert!(stats.cache_flushes >= 1, "{stats:?}");
     assert!(stats.code_bytes <= stats.code_cache_bytes);
+}
+
+#[test]
+fn blocks_compiled_in_the_background_arrive_and_are_shared_between_harts() {
+    let program = counting_loop(200_000);
+    let interpreted = run_on(&program, None);
+    let shared = SharedCompiler::default();
+    let background = CompileConfig {
+        threshold: 0,
+        code_cache_bytes: 1 << 20,
+        compiler: Compilation::Background(shared),
+    };
+    // Two harts of one VM run the same code: the worker compiles it once.
+    let mut first = TestMachine::with_tier(&program, Some(background.clone()));
+    let mut second = TestMachine::with_tier(&program, Some(background));
+    first.run_to_ecall();
+    second.run_to_ecall();
+    for m in [&first, &second] {
+        assert_eq!(m.hart.reg(A0 as usize), interpreted.hart.reg(A0 as usize));
+        assert_eq!(
+            m.hart.stats().instructions,
+            interpreted.hart.stats().instructions
+        );
+    }
+    let (first, second) = (
+        first.hart.compile_stats().expect("tier on"),
+        second.hart.compile_stats().expect("tier on"),
+    );
+    // The loop runs for a million instructions: its block arrives before the end
+    // (the first hart's from the worker's cranelift, the second's from its library).
+    assert!(first.blocks >= 1 && first.instructions > 0, "{first:?}");
+    assert!(second.blocks >= 1 && second.instructions > 0, "{second:?}");
+    assert_eq!(second.blocks_shared, second.blocks, "{second:?}");
 }

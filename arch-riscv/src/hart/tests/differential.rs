@@ -332,16 +332,17 @@ fn compare(seeds: std::ops::Range<u64>, world: World) {
     let compile_all = CompileConfig {
         threshold: 0,
         code_cache_bytes: 4 << 20,
+        ..CompileConfig::default()
     };
     let hot = CompileConfig {
         threshold: 8,
-        ..compile_all
+        ..compile_all.clone()
     };
     for seed in seeds {
         let reference = checkpoints(seed, world, None);
         assert!(reference.len() >= 7, "seed {seed}: the program ended early");
-        for compile in [compile_all, hot] {
-            let compiled = checkpoints(seed, world, Some(compile));
+        for compile in [&compile_all, &hot] {
+            let compiled = checkpoints(seed, world, Some(compile.clone()));
             assert_eq!(reference.len(), compiled.len(), "seed {seed}, {world:?}");
             for (i, (want, got)) in reference.iter().zip(&compiled).enumerate() {
                 assert_eq!(
