@@ -4,7 +4,9 @@
 # runs `dpkg -s` and exits, without touching the network.
 #
 # Usage: resources/setup-host.sh [--with-cross]
-#   --with-cross  also install the riscv64 cross toolchain (gcc/binutils/libc)
+#   --with-cross  also install the riscv64 and aarch64 cross toolchains (gcc/binutils/
+#                 libc): rvnest for riscv64 hosts, and the compiled tier's tests for
+#                 both, run under qemu-user
 set -euo pipefail
 
 PKGS=(
@@ -25,6 +27,7 @@ PKGS=(
 
 if [[ "${1:-}" == "--with-cross" ]]; then
     PKGS+=(gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
+        gcc-aarch64-linux-gnu libc6-dev-arm64-cross
         file) # `file` checks that the riscv64 rvnest is static (resources/kvm-host/)
 fi
 

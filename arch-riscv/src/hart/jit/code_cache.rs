@@ -1,5 +1,5 @@
-//! The code cache: one mapping that holds every compiled block of a hart, written
-//! while it is read-write and executed only while it is read-execute (W^X).
+//! The code cache: one region that holds every compiled block of a hart, executed
+//! through a read-execute view and written through a separate read-write one (W^X).
 //!
 //! Offsets into the cache name blocks (the decode cache's slots keep them), so the
 //! mapping never moves. When it is full the tier empties it whole and starts over,
@@ -11,8 +11,8 @@ use std::ptr::NonNull;
 /// Alignment of every block's first instruction.
 const BLOCK_ALIGN: usize = 16;
 
-/// Host page size assumed for protection changes (the largest the supported hosts use
-/// by default is 64 KiB on some aarch64 kernels, so it is read at run time).
+/// Host page size the cache's size is rounded to (64 KiB on some aarch64 kernels, so
+/// it is read at run time).
 fn host_page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -20,44 +20,79 @@ fn host_page_size() -> usize {
 }
 
 /// A fixed-size region of executable memory, filled from the start.
+///
+/// The memory is mapped twice: read-execute where code runs, read-write at another
+/// address where blocks are copied in. No page is ever writable and executable at
+/// one address, and adding a block costs no `mprotect` (each one was a TLB
+/// shootdown across the host CPUs that run the VM's threads).
 pub struct CodeCache {
     base: NonNull<u8>,
+    writable: NonNull<u8>,
     size: usize,
     used: usize,
-    page: usize,
 }
 
-// SAFETY: the mapping is owned by this value alone; the hart that owns it is the only
-// thread that writes or runs it.
+// SAFETY: the mappings are owned by this value alone; the hart that owns it is the
+// only thread that writes or runs them.
 unsafe impl Send for CodeCache {}
+
+/// Maps `size` bytes of `fd` shared with `protection`.
+fn map(fd: libc::c_int, size: usize, protection: libc::c_int) -> Option<NonNull<u8>> {
+    // SAFETY: a new shared mapping of our own memfd at an address of the kernel's
+    // choice touches no existing memory.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            protection,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(at as *mut u8)
+    }
+}
 
 impl CodeCache {
     /// Maps `size` bytes (rounded up to whole pages), or `None` if the host refuses.
     pub fn new(size: usize) -> Option<CodeCache> {
         let page = host_page_size();
         let size = size.max(page).div_ceil(page) * page;
-        // SAFETY: an anonymous private mapping at an address of the kernel's choice
-        // touches no existing memory.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_EXEC,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
+        // SAFETY: memfd_create takes a NUL-terminated name and flags; it makes a new
+        // descriptor that this function owns.
+        let fd = unsafe { libc::memfd_create(c"rvnest-code".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
             return None;
         }
-        Some(CodeCache {
-            base: NonNull::new(base as *mut u8)?,
-            size,
-            // Offset 0 is never a block, so that a slot's zero means "none".
-            used: BLOCK_ALIGN,
-            page,
-        })
+        // SAFETY: `fd` is our memfd; ftruncate sizes it.
+        let sized = unsafe { libc::ftruncate(fd, size as libc::off_t) } == 0;
+        let base = sized
+            .then(|| map(fd, size, libc::PROT_READ | libc::PROT_EXEC))
+            .flatten();
+        let writable = base
+            .and_then(|_| map(fd, size, libc::PROT_READ | libc::PROT_WRITE));
+        // SAFETY: the mappings keep the memory; the descriptor is no longer needed.
+        unsafe { libc::close(fd) };
+        match (base, writable) {
+            (Some(base), Some(writable)) => Some(CodeCache {
+                base,
+                writable,
+                size,
+                // Offset 0 is never a block, so that a slot's zero means "none".
+                used: BLOCK_ALIGN,
+            }),
+            (base, _) => {
+                if let Some(base) = base {
+                    // SAFETY: mapped above with this size, never handed out.
+                    unsafe { libc::munmap(base.as_ptr() as *mut libc::c_void, size) };
+                }
+                None
+            }
+        }
     }
 
     /// The address of the first byte; blocks live at `base() + offset`.
@@ -83,53 +118,52 @@ impl CodeCache {
         if end > self.size || u32::try_from(start).is_err() {
             return None;
         }
-        let first_page = start / self.page * self.page;
-        let span = end.div_ceil(self.page) * self.page - first_page;
-        // SAFETY: [first_page, first_page + span) lies inside the mapping (end <= size
-        // and size is page aligned); no code in it runs while it is writable, because
-        // only this hart's thread runs it and it is here, compiling.
+        // SAFETY: [start, end) lies inside both views (end <= size); no code runs
+        // there yet (nothing points to it before this returns), and only this
+        // hart's thread writes the cache.
         unsafe {
-            let region = self.base.as_ptr().add(first_page) as *mut libc::c_void;
-            if libc::mprotect(region, span, libc::PROT_READ | libc::PROT_WRITE) != 0 {
-                return None;
-            }
-            std::ptr::copy_nonoverlapping(code.as_ptr(), self.base.as_ptr().add(start), code.len());
-            let ok = libc::mprotect(region, span, libc::PROT_READ | libc::PROT_EXEC) == 0;
+            std::ptr::copy_nonoverlapping(
+                code.as_ptr(),
+                self.writable.as_ptr().add(start),
+                code.len(),
+            );
             jit_icache_coherence::clear_cache(
                 self.base.as_ptr().add(start) as *const _,
                 code.len(),
             )
             .ok()?;
             jit_icache_coherence::pipeline_flush_mt().ok()?;
-            if !ok {
-                return None;
-            }
         }
         self.used = end;
         Some(start as u32)
     }
 
-    /// Forgets every block and gives the memory back to the host; the caller must
-    /// have dropped every reference to a block first.
-    pub fn clear(&mut self) {
-        // SAFETY: the range is the whole mapping; MADV_DONTNEED on a private anonymous
-        // mapping only drops its contents, which nothing refers to any more.
-        unsafe {
-            libc::madvise(
-                self.base.as_ptr() as *mut libc::c_void,
-                self.size,
-                libc::MADV_DONTNEED,
-            );
+    /// Forgets every block: the region is replaced by a fresh one (its base may
+    /// move) and the old memory goes back to the host. The caller must have dropped
+    /// every reference to a block first. `false` when the host refuses a new
+    /// region; the cache is then left as it was.
+    pub fn clear(&mut self) -> bool {
+        // A fresh mapping rather than the old one zeroed: code is never written
+        // again at an address that has run code, so no instruction cache (nor an
+        // emulator's translation cache, which does not see writes through the
+        // other view) can hold a stale block there.
+        match CodeCache::new(self.size) {
+            Some(fresh) => {
+                *self = fresh;
+                true
+            }
+            None => false,
         }
-        self.used = BLOCK_ALIGN;
     }
 }
 
 impl Drop for CodeCache {
     fn drop(&mut self) {
-        // SAFETY: the mapping was made by `new` with this size and is unmapped once.
+        // SAFETY: both mappings were made by `new` with this size and are unmapped
+        // once.
         unsafe {
             libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.size);
+            libc::munmap(self.writable.as_ptr() as *mut libc::c_void, self.size);
         }
     }
 }
@@ -150,7 +184,7 @@ mod tests {
         let byte = unsafe { *((cache.base() + second as usize) as *const u8) };
         assert_eq!(byte, 0x90);
         assert!(cache.add(&vec![0; cache.capacity()]).is_none());
-        cache.clear();
+        assert!(cache.clear());
         assert_eq!(cache.add(&[1]), Some(first));
     }
 }

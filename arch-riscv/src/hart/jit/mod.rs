@@ -166,7 +166,9 @@ impl CompiledTier {
     /// Empties the code cache (the caller forgets every slot's block first) and
     /// puts the trampoline back.
     fn flush(&mut self) -> bool {
-        self.cache.clear();
+        if !self.cache.clear() {
+            return false;
+        }
         self.stats.cache_flushes += 1;
         match self.cache.add(&self.trampoline_code) {
             Some(offset) => {
