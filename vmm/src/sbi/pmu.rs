@@ -336,8 +336,12 @@ fn config_matching(pmu: &mut HartPmu, a: [u64; 6], caller: Caller<'_>) -> SbiOut
             .copied()
             .filter(|&(_, slot)| HartPmu::can_count(slot, event))
     } else {
+        // cycle and instret are fixed-function: as OpenSBI does, and as Linux's
+        // boot-time event probe relies on, they match their event even while
+        // they run. A firmware counter matches only when free and stopped.
         set.iter().copied().find(|&(_, slot)| {
-            HartPmu::can_count(slot, event) && !pmu.started(slot) && !pmu.mapped(slot)
+            HartPmu::can_count(slot, event)
+                && (matches!(slot, Slot::Hardware(_)) || (!pmu.started(slot) && !pmu.mapped(slot)))
         })
     };
     let Some((offset, slot)) = chosen else {
@@ -411,11 +415,17 @@ fn stop(pmu: &mut HartPmu, a: [u64; 6], caller: Caller<'_>) -> SbiOutcome {
     if snapshot && pmu.snapshot.is_none() {
         return SbiOutcome::err(error::NO_SHMEM);
     }
-    if set.iter().any(|&(_, slot)| !pmu.started(slot)) {
-        return SbiOutcome::err(error::ALREADY_STOPPED);
-    }
+    // Counters already stopped make the call ALREADY_STOPPED, but the others stop
+    // and RESET still releases every mapping in the set: Linux probes events at
+    // boot by matching a stopped counter and releasing it with a stop+RESET, as
+    // OpenSBI allows.
+    let mut outcome = SbiOutcome::ok(0);
     for &(_, slot) in &set {
-        pmu.stop(slot, caller.vcpu, caller.events);
+        if pmu.started(slot) {
+            pmu.stop(slot, caller.vcpu, caller.events);
+        } else {
+            outcome = SbiOutcome::err(error::ALREADY_STOPPED);
+        }
         if flags & STOP_RESET != 0 {
             pmu.map(slot, None);
         }
@@ -433,7 +443,7 @@ fn stop(pmu: &mut HartPmu, a: [u64; 6], caller: Caller<'_>) -> SbiOutcome {
             return SbiOutcome::err(error::FAILED);
         }
     }
-    SbiOutcome::ok(0)
+    outcome
 }
 
 /// The guest-physical address of a shared memory area (SBI spec 3.3): the low

@@ -96,13 +96,42 @@ fn start_and_stop_report_already_started_and_stopped() {
         hart.call(ext::PMU, STOP, &[0, 0b101, 0]),
         ret(error::ALREADY_STOPPED, 0)
     );
+    hart.vcpu.instructions += 3;
     assert_eq!(
         hart.vcpu.machine_counter(Counter::Instret),
         Some(0),
-        "a refused stop stopped nothing"
+        "the running counter in the set stopped"
     );
-    hart.vcpu.instructions += 3;
-    assert_eq!(hart.vcpu.machine_counter(Counter::Instret), Some(3));
+    assert_eq!(hart.call(ext::PMU, START, &[0, 0b101, 0, 0]), ret(0, 0));
+}
+
+#[test]
+fn linux_boot_probe_match_then_stop_reset_releases_the_counter() {
+    let host = MockHost::new(1);
+    let mut hart = Caller::new(&host);
+    let cmask = ((1 << NUM_COUNTERS) - 1) & !0b10;
+    // pmu_sbi_check_event: match without flags, then stop(idx, RESET) on the
+    // stopped counter: ALREADY_STOPPED, but the mapping is released.
+    let fw = value(hart.call(ext::PMU, MATCH, &[0, cmask, 0, FW_SET_TIMER, 0]));
+    assert_eq!(fw, FIRST_FW);
+    assert_eq!(
+        hart.call(ext::PMU, STOP, &[fw, 1, 1]),
+        ret(error::ALREADY_STOPPED, 0)
+    );
+    assert_eq!(
+        value(hart.call(ext::PMU, MATCH, &[0, cmask, 0, FW_SET_TIMER, 0])),
+        FIRST_FW,
+        "free again"
+    );
+    // The fixed counters match their event even while they run.
+    assert_eq!(
+        value(hart.call(ext::PMU, MATCH, &[0, cmask, 0, CYCLES, 0])),
+        0
+    );
+    assert_eq!(
+        value(hart.call(ext::PMU, MATCH, &[0, cmask, 0, INSTRUCTIONS, 0])),
+        2
+    );
 }
 
 #[test]
@@ -131,9 +160,15 @@ fn matching_errors_follow_the_spec() {
         "firmware counters cannot count cycles"
     );
     assert_eq!(
-        hart.call(ext::PMU, MATCH, &[0, 0b1, 0, CYCLES, 0]),
+        hart.call(ext::PMU, MATCH, &[0, 0b100, 0, CYCLES, 0]),
         ret(error::NOT_SUPPORTED, 0),
-        "the cycle counter runs (started) from reset"
+        "instret cannot count cycles"
+    );
+    let timer = value(hart.call(ext::PMU, MATCH, &[0, 1 << FIRST_FW, 0b100, FW_SET_TIMER, 0]));
+    assert_eq!(
+        hart.call(ext::PMU, MATCH, &[0, 1 << FIRST_FW, 0, FW_SET_TIMER, 0]),
+        ret(error::NOT_SUPPORTED, 0),
+        "counter {timer} is started"
     );
     for (event, data, expected) in [
         (3, 0, error::NOT_SUPPORTED),             // HW cache references
