@@ -50,7 +50,7 @@ fn initramfs_with_perf_stat(name: &str) -> PathBuf {
     initrd
 }
 
-fn config(name: &str, initrd: &Path) -> PathBuf {
+fn config(name: &str, initrd: &Path, nested: bool) -> PathBuf {
     let config = format!(
         r#"{{
   "boot-source": {{
@@ -58,7 +58,7 @@ fn config(name: &str, initrd: &Path) -> PathBuf {
     "initrd_path": "{initrd}",
     "boot_args": "console=ttyS0 earlycon=sbi panic=-1 rvnest.init=shell rvnest.kvm=0 rvnest.cpuinfo=0"
   }},
-  "machine-config": {{ "vcpu_count": 4, "mem_size_mib": 512, "backend": "soft" }}
+  "machine-config": {{ "vcpu_count": 4, "mem_size_mib": 512, "backend": "soft", "nested": {nested} }}
 }}"#,
         kernel = guest_dir().join("Image").display(),
         initrd = initrd.display(),
@@ -90,9 +90,18 @@ fn count(output: &str, name: &str) -> Option<u64> {
 
 #[test]
 fn debian_counts_cycles_and_instructions_and_hotplugs_harts_through_hsm() {
-    let name = format!("sbi-{}", std::process::id());
+    perf_and_hotplug(false);
+}
+
+#[test]
+fn the_same_with_the_h_extension_offered() {
+    perf_and_hotplug(true);
+}
+
+fn perf_and_hotplug(nested: bool) {
+    let name = format!("sbi-{}-{nested}", std::process::id());
     let initrd = initramfs_with_perf_stat(&name);
-    let config_path = config(&name, &initrd);
+    let config_path = config(&name, &initrd, nested);
     let config_arg = config_path.display().to_string();
     let mut vm = ApiProcess::start(&name, &["--config-file", &config_arg]);
     vm.wait_for_output("RVNEST-SHELL", LIMIT);

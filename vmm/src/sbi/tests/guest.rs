@@ -11,7 +11,7 @@ use arch_riscv::layout::RAM_BASE;
 use devices::bus::MmioBus;
 
 use crate::hypervisor::soft::SoftHypervisor;
-use crate::hypervisor::{Hypervisor, IrqChipRequest, VmSetup};
+use crate::hypervisor::{Hypervisor, IrqChipRequest, Nesting, VmSetup};
 use crate::machine::{ExitStatus, HartLines, Machine};
 use crate::memory::GuestMemory;
 use crate::sbi::{SbiHost, ext};
@@ -46,8 +46,13 @@ fn power_off(p: &mut Assembler) {
 }
 
 /// Runs `program` (at RAM_BASE) on `harts` soft harts, hart 0 booting, until the
-/// VM ends; returns how it ended and the 8 result words.
-fn run(harts: usize, program: &Assembler) -> (ExitStatus, [u64; 8]) {
+/// VM ends, once as a plain guest and once with the H extension (`"nested"`);
+/// returns how it ended and the 8 result words of each run.
+fn run(harts: usize, program: &Assembler) -> [(ExitStatus, [u64; 8]); 2] {
+    [false, true].map(|hypervisor| run_once(harts, program, hypervisor))
+}
+
+fn run_once(harts: usize, program: &Assembler, hypervisor: bool) -> (ExitStatus, [u64; 8]) {
     let mut memory = GuestMemory::new(16).expect("memory");
     // SAFETY: no vCPU exists yet.
     let ram = unsafe { memory.as_mut_slice() };
@@ -58,6 +63,10 @@ fn run(harts: usize, program: &Assembler) -> (ExitStatus, [u64; 8]) {
             vcpu_count: harts as u32,
             mmio_windows: Vec::new(),
             irqchip: IrqChipRequest::Auto,
+            nesting: Nesting {
+                hypervisor,
+                nacl: None,
+            },
             ..VmSetup::default()
         })
         .expect("vm");
@@ -127,16 +136,17 @@ fn retentive_suspend_sleeps_until_the_timer_and_keeps_registers() {
     record(&mut p, 2, S5);
     record(&mut p, 3, S6);
     power_off(&mut p);
-    let (status, r) = run(1, &p);
-    assert_eq!(status, ExitStatus::PowerOff);
-    assert_eq!(r[0], 0, "SUCCESS");
-    assert_eq!(r[1], 0x1234_5678_9ABC_DEF0, "registers kept");
-    assert!(
-        r[3] >= r[2] + SLEEP_TICKS,
-        "woke at {} before the timer at {}",
-        r[3],
-        r[2] + SLEEP_TICKS
-    );
+    for (status, r) in run(1, &p) {
+        assert_eq!(status, ExitStatus::PowerOff);
+        assert_eq!(r[0], 0, "SUCCESS");
+        assert_eq!(r[1], 0x1234_5678_9ABC_DEF0, "registers kept");
+        assert!(
+            r[3] >= r[2] + SLEEP_TICKS,
+            "woke at {} before the timer at {}",
+            r[3],
+            r[2] + SLEEP_TICKS
+        );
+    }
 }
 
 #[test]
@@ -197,15 +207,16 @@ fn non_retentive_suspend_resumes_at_the_address_with_the_spec_state() {
     record(&mut p, 6, T0);
     power_off(&mut p);
 
-    let (status, r) = run(2, &p);
-    assert_eq!(status, ExitStatus::PowerOff);
-    assert_eq!((r[6], r[7]), (0, 0), "no trap, no return from the suspend");
-    assert_eq!(r[0], 4, "hart_get_status: SUSPENDED");
-    assert_eq!(r[1], 0, "hart_get_status after resume: STARTED");
-    assert_eq!(r[2], 1, "a0 = hartid");
-    assert_eq!(r[3], 0xFEED_F00D, "a1 = opaque");
-    assert_eq!(r[4], 0, "satp = 0");
-    assert_eq!(r[5] & csr::status::SIE, 0, "sstatus.SIE = 0");
+    for (status, r) in run(2, &p) {
+        assert_eq!(status, ExitStatus::PowerOff);
+        assert_eq!((r[6], r[7]), (0, 0), "no trap, no return from the suspend");
+        assert_eq!(r[0], 4, "hart_get_status: SUSPENDED");
+        assert_eq!(r[1], 0, "hart_get_status after resume: STARTED");
+        assert_eq!(r[2], 1, "a0 = hartid");
+        assert_eq!(r[3], 0xFEED_F00D, "a1 = opaque");
+        assert_eq!(r[4], 0, "satp = 0");
+        assert_eq!(r[5] & csr::status::SIE, 0, "sstatus.SIE = 0");
+    }
 }
 
 #[test]
@@ -220,12 +231,13 @@ fn bad_suspend_calls_return_their_errors_to_the_guest() {
     sbi(&mut p, ext::HSM, 3, &[0x8000_0001, RAM_BASE, 0]);
     record(&mut p, 3, A0);
     power_off(&mut p);
-    let (status, r) = run(1, &p);
-    assert_eq!(status, ExitStatus::PowerOff);
-    assert_eq!(
-        r[..4].iter().map(|&e| e as i64).collect::<Vec<_>>(),
-        [-5, -5, -3, -3]
-    );
+    for (status, r) in run(1, &p) {
+        assert_eq!(status, ExitStatus::PowerOff);
+        assert_eq!(
+            r[..4].iter().map(|&e| e as i64).collect::<Vec<_>>(),
+            [-5, -5, -3, -3]
+        );
+    }
 }
 
 #[test]
@@ -269,10 +281,11 @@ fn system_suspend_needs_the_other_harts_stopped_and_resumes_at_the_address() {
     p.li(T0, FLAG).ld(T1, T0, 0).beq_to(T1, ZERO, spin);
     sbi(&mut p, ext::HSM, 1, &[]);
 
-    let (status, r) = run(2, &p);
-    assert_eq!(status, ExitStatus::PowerOff);
-    assert_eq!(r[7], 0, "system_suspend does not return on success");
-    assert_eq!(r[0] as i64, -4, "DENIED while hart 1 runs");
-    assert!(r[2] >= r[1] + SLEEP_TICKS, "slept until the timer");
-    assert_eq!((r[3], r[4]), (0, 0x5A5A), "a0 = hartid, a1 = opaque");
+    for (status, r) in run(2, &p) {
+        assert_eq!(status, ExitStatus::PowerOff);
+        assert_eq!(r[7], 0, "system_suspend does not return on success");
+        assert_eq!(r[0] as i64, -4, "DENIED while hart 1 runs");
+        assert!(r[2] >= r[1] + SLEEP_TICKS, "slept until the timer");
+        assert_eq!((r[3], r[4]), (0, 0x5A5A), "a0 = hartid, a1 = opaque");
+    }
 }
