@@ -169,6 +169,29 @@ pub trait SbiHost: Send + Sync {
     fn console_write(&self, bytes: &[u8]);
     /// Reads waiting console input bytes into `buf`; returns how many.
     fn console_read(&self, buf: &mut [u8]) -> usize;
+    /// Whether the VM's configuration leaves extension `eid` out.
+    fn extension_disabled(&self, eid: u64) -> bool {
+        let _ = eid;
+        false
+    }
+}
+
+/// The extension ids an `sbi_disabled_extensions` name stands for; `None` for
+/// an unknown name (the config's validation has refused it).
+pub fn extension_ids(name: &str) -> Option<&'static [u64]> {
+    Some(match name {
+        "time" => &[ext::TIME],
+        "ipi" => &[ext::IPI],
+        "rfence" => &[ext::RFENCE],
+        "hsm" => &[ext::HSM],
+        "srst" => &[ext::SRST],
+        "pmu" => &[ext::PMU],
+        "dbcn" => &[ext::DBCN],
+        "susp" => &[ext::SUSP],
+        "fwft" => &[ext::FWFT],
+        "legacy" => &[0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08],
+        _ => return None,
+    })
 }
 
 /// The firmware state of one hart, kept by its vCPU thread.
@@ -198,6 +221,16 @@ pub fn handle(
     firmware: &mut HartFirmware,
 ) -> SbiOutcome {
     let a = call.args;
+    if host.extension_disabled(call.extension) {
+        return if call.extension <= ext::LEGACY_SHUTDOWN {
+            SbiOutcome::LegacyReturn(error::NOT_SUPPORTED)
+        } else {
+            SbiOutcome::err(error::NOT_SUPPORTED)
+        };
+    }
+    if call.extension == ext::BASE && call.function == 3 && host.extension_disabled(a[0]) {
+        return SbiOutcome::ok(0);
+    }
     let states = host.hart_states();
     let count = |code: usize| {
         if let Some(events) = states.events(hart_id) {

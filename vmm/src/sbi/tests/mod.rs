@@ -36,6 +36,7 @@ struct MockHost {
     states: HartStates,
     console: Mutex<Vec<u8>>,
     memory: Mutex<Vec<u8>>,
+    disabled: Vec<u64>,
 }
 
 impl MockHost {
@@ -47,6 +48,7 @@ impl MockHost {
             states: HartStates::new(harts),
             console: Mutex::new(Vec::new()),
             memory: Mutex::new(vec![0; RAM.1 as usize]),
+            disabled: Vec::new(),
         }
     }
 }
@@ -79,6 +81,9 @@ impl SbiHost for MockHost {
     }
     fn console_read(&self, _buf: &mut [u8]) -> usize {
         0
+    }
+    fn extension_disabled(&self, eid: u64) -> bool {
+        self.disabled.contains(&eid)
     }
 }
 
@@ -414,3 +419,27 @@ mod guest;
 mod hsm;
 mod pmu;
 mod susp;
+
+#[test]
+fn extensions_left_out_by_the_config_are_not_supported_and_probe_zero() {
+    let mut host = MockHost::new(1);
+    host.disabled = ["pmu", "susp", "legacy"]
+        .iter()
+        .flat_map(|name| extension_ids(name).expect("known"))
+        .copied()
+        .collect();
+    assert_eq!(call(&host, ext::BASE, 3, &[ext::PMU]), ret(0, 0));
+    assert_eq!(call(&host, ext::BASE, 3, &[ext::SUSP]), ret(0, 0));
+    assert_eq!(call(&host, ext::BASE, 3, &[ext::HSM]), ret(0, 1));
+    assert_eq!(call(&host, ext::PMU, 0, &[]), ret(error::NOT_SUPPORTED, 0));
+    assert_eq!(
+        call(&host, ext::SUSP, 0, &[0, RAM.0, 0]),
+        ret(error::NOT_SUPPORTED, 0)
+    );
+    assert_eq!(
+        call(&host, ext::LEGACY_PUTCHAR, 0, &[b'x' as u64]),
+        SbiOutcome::LegacyReturn(error::NOT_SUPPORTED)
+    );
+    assert!(host.console.lock().unwrap().is_empty());
+    assert_eq!(extension_ids("base"), None, "BASE cannot be left out");
+}
