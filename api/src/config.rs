@@ -459,7 +459,18 @@ pub struct MachineConfig {
     /// templates are refused (the harts' ISA comes from the backend).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_template: Option<String>,
+    /// `sbi_disabled_extensions` (optional, default empty): SBI extensions the
+    /// soft backend's firmware leaves out (answering NOT_SUPPORTED, probing 0), to
+    /// test guests against smaller firmwares; names from [`SBI_EXTENSION_NAMES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sbi_disabled_extensions: Vec<String>,
 }
+
+/// The SBI extensions `machine-config.sbi_disabled_extensions` can name (BASE
+/// cannot be left out; `legacy` is the v0.1 calls).
+pub const SBI_EXTENSION_NAMES: [&str; 10] = [
+    "time", "ipi", "rfence", "hsm", "srst", "pmu", "dbcn", "susp", "fwft", "legacy",
+];
 
 /// `machine-config.huge_pages`, with Firecracker's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -487,6 +498,7 @@ impl Default for MachineConfig {
             track_dirty_pages: None,
             huge_pages: None,
             cpu_template: None,
+            sbi_disabled_extensions: Vec::new(),
         }
     }
 }
@@ -532,6 +544,9 @@ pub struct MachineConfigUpdate {
     /// templates are refused (the harts' ISA comes from the backend).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_template: Option<String>,
+    /// New `sbi_disabled_extensions` (replaces the old list whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbi_disabled_extensions: Option<Vec<String>>,
 }
 
 impl MachineConfigUpdate {
@@ -552,6 +567,10 @@ impl MachineConfigUpdate {
                 .cpu_template
                 .clone()
                 .or_else(|| base.cpu_template.clone()),
+            sbi_disabled_extensions: self
+                .sbi_disabled_extensions
+                .clone()
+                .unwrap_or_else(|| base.sbi_disabled_extensions.clone()),
         }
     }
 }
@@ -1046,6 +1065,24 @@ impl MachineConfig {
                     "{template:?} is not available: the harts' ISA comes from the backend \
                      (send \"None\" or omit it)"
                 ),
+            ));
+        }
+        for name in &self.sbi_disabled_extensions {
+            if !SBI_EXTENSION_NAMES.contains(&name.as_str()) {
+                return Err(invalid(
+                    "machine-config.sbi_disabled_extensions",
+                    format!(
+                        "unknown SBI extension {name:?} (known: {})",
+                        SBI_EXTENSION_NAMES.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !self.sbi_disabled_extensions.is_empty() && self.backend == Backend::Kvm {
+            return Err(invalid(
+                "machine-config.sbi_disabled_extensions",
+                "the kvm backend serves SBI in the kernel: only the soft backend can leave \
+                 extensions out",
             ));
         }
         if let Some(nacl) = &self.nacl {

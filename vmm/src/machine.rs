@@ -98,6 +98,8 @@ pub struct Machine {
     pub hart_lines: Arc<HartLines>,
     /// Pausing the vCPU threads and collecting their counters.
     pub control: VcpuControl,
+    /// SBI extension ids the configuration leaves out.
+    pub sbi_disabled: Vec<u64>,
     exiting: AtomicBool,
     status: Mutex<Option<ExitStatus>>,
     exit_event: EventFd,
@@ -117,6 +119,7 @@ impl Machine {
             hart_states: HartStates::new(harts),
             hart_lines,
             control: VcpuControl::new(harts),
+            sbi_disabled: Vec::new(),
             exiting: AtomicBool::new(false),
             status: Mutex::new(None),
             exit_event: EventFd::new(libc::EFD_NONBLOCK)?,
@@ -177,6 +180,10 @@ impl Machine {
 }
 
 impl SbiHost for Machine {
+    fn extension_disabled(&self, eid: u64) -> bool {
+        self.sbi_disabled.contains(&eid)
+    }
+
     fn hart_count(&self) -> usize {
         self.harts().len()
     }

@@ -8,7 +8,8 @@ use api::types::{ExitCounters, SbiCounters, VcpuActivity};
 
 use crate::hypervisor::{Vcpu, VcpuExit};
 use crate::machine::{ExitStatus, Machine};
-use crate::sbi::{self, SbiOutcome, ext};
+use crate::sbi::hsm::Resume;
+use crate::sbi::{self, HartFirmware, SbiOutcome, ext};
 
 /// The SBI nested acceleration extension's id ("NACL").
 const EXT_NACL: u64 = 0x4E41_434C;
@@ -88,6 +89,7 @@ fn run(
     // Where the kernel keeps secondary harts stopped until SBI HSM starts them (KVM),
     // their threads enter run() at once; elsewhere the VMM's HSM starts them.
     let kernel_hsm = vcpu.started_by_kernel() && id != 0;
+    let mut firmware = HartFirmware::default();
     loop {
         if kernel_hsm {
             control.set_activity(id, VcpuActivity::Running, vcpu.counters(), *stats);
@@ -99,6 +101,7 @@ fn run(
             if let Err(e) = vcpu.reset(pc, opaque) {
                 return Some(ExitStatus::Error(e.to_string()));
             }
+            firmware.reset();
         }
         loop {
             if control.wants(seen) {
@@ -130,10 +133,26 @@ fn run(
                         );
                     }
                 }
-                VcpuExit::Sbi(call) => match sbi::handle(&call, id, vcpu, machine) {
+                VcpuExit::Sbi(call) => match sbi::handle(&call, id, vcpu, machine, &mut firmware) {
                     SbiOutcome::Return { error, value } => vcpu.set_sbi_return(error, value),
                     SbiOutcome::LegacyReturn(value) => vcpu.set_sbi_return(value, call.args[1]),
                     SbiOutcome::HartStopped => break,
+                    SbiOutcome::HartSuspended(resume) => {
+                        machine.hart_states.set_suspended(id, true);
+                        let woke = suspend(id, vcpu, machine, stats, &mut seen);
+                        machine.hart_states.set_suspended(id, false);
+                        if let Err(status) = woke.and_then(|()| resume_hart(vcpu, resume)) {
+                            return status;
+                        }
+                    }
+                    SbiOutcome::SystemSuspended(resume) => {
+                        tracing::info!(hart = id, "system suspended to RAM");
+                        let woke = suspend(id, vcpu, machine, stats, &mut seen);
+                        if let Err(status) = woke.and_then(|()| resume_hart(vcpu, resume)) {
+                            return status;
+                        }
+                        tracing::info!(hart = id, "system resumed");
+                    }
                     SbiOutcome::Shutdown { failure: false } => return Some(ExitStatus::PowerOff),
                     SbiOutcome::Shutdown { failure: true } => {
                         return Some(ExitStatus::PowerOffFailure);
@@ -159,6 +178,45 @@ fn thread_cpu_seconds() -> f64 {
     let usage = unsafe { usage.assume_init() };
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Sleeps a suspended hart until an interrupt it enabled is pending, attending
+/// the VMM's requests (pause, counters) when kicked. `Err` carries what `run`
+/// returns when the VM ends meanwhile.
+fn suspend(
+    id: usize,
+    vcpu: &mut dyn Vcpu,
+    machine: &Machine,
+    stats: &mut VcpuStats,
+    seen: &mut u64,
+) -> Result<(), Option<ExitStatus>> {
+    loop {
+        if machine.control.wants(*seen) {
+            *seen = machine.control.attend(id, vcpu.counters(), *stats);
+        }
+        if machine.is_exiting() {
+            return Err(None);
+        }
+        match vcpu.wait_for_interrupt() {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => return Err(Some(ExitStatus::Error(e.to_string()))),
+        }
+    }
+}
+
+/// Resumes a woken hart: the SBI call returns SUCCESS (retentive), or the hart
+/// starts over at the resume address (non-retentive, system suspend).
+fn resume_hart(vcpu: &mut dyn Vcpu, resume: Resume) -> Result<(), Option<ExitStatus>> {
+    match resume {
+        Resume::Retentive => {
+            vcpu.set_sbi_return(sbi::error::SUCCESS, 0);
+            Ok(())
+        }
+        Resume::At { addr, opaque } => vcpu
+            .resume_non_retentive(addr, opaque)
+            .map_err(|e| Some(ExitStatus::Error(e.to_string()))),
+    }
 }
 
 #[cfg(test)]

@@ -256,10 +256,16 @@ impl Vm {
             .map(|id| vm.create_vcpu(id))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let machine = Arc::new(
-            Machine::new(memory, bus, hart_lines, harts)
-                .map_err(|e| VmError::Host(e.to_string()))?,
-        );
+        let mut machine = Machine::new(memory, bus, hart_lines, harts)
+            .map_err(|e| VmError::Host(e.to_string()))?;
+        machine.sbi_disabled = machine_config
+            .sbi_disabled_extensions
+            .iter()
+            .filter_map(|name| crate::sbi::extension_ids(name))
+            .flatten()
+            .copied()
+            .collect();
+        let machine = Arc::new(machine);
         machine.set_harts(vcpus.iter().map(|v| v.signals()).collect());
         machine
             .hart_states

@@ -786,3 +786,34 @@ fn vsock_values_are_checked_and_name_the_field() {
     let e = err(&with(r#"{"guest_cid": 3}"#));
     assert!(e.contains("uds_path"), "{e}");
 }
+
+#[test]
+fn sbi_disabled_extensions_are_checked_by_name_and_backend() {
+    let config = |names: &[&str], backend| MachineConfig {
+        backend,
+        sbi_disabled_extensions: names.iter().map(|n| n.to_string()).collect(),
+        ..MachineConfig::default()
+    };
+    assert!(
+        config(&["pmu", "susp", "legacy"], Backend::Soft)
+            .validate()
+            .is_ok()
+    );
+    let unknown = config(&["pmu", "sse"], Backend::Soft)
+        .validate()
+        .expect_err("sse is not implemented")
+        .to_string();
+    assert!(
+        unknown.contains("machine-config.sbi_disabled_extensions") && unknown.contains("\"sse\""),
+        "{unknown}"
+    );
+    let kvm = config(&["pmu"], Backend::Kvm)
+        .validate()
+        .expect_err("kvm serves SBI itself")
+        .to_string();
+    assert!(
+        kvm.contains("machine-config.sbi_disabled_extensions"),
+        "{kvm}"
+    );
+    assert!(config(&[], Backend::Kvm).validate().is_ok());
+}

@@ -18,25 +18,9 @@ impl Hart {
             self.icache.fence();
         }
         loop {
-            let events = self.signals.take_events();
-            if events != 0 {
-                if events & event::IPI != 0 {
-                    self.csr.sip |= irq::SSIP;
-                }
-                if events & event::FLUSH_TLB != 0 {
-                    self.tlb.flush_all();
-                    self.icache.flush_translations();
-                    self.stats.tlb_flushes += 1;
-                    self.signals.ack_flushes();
-                }
-                if events & event::FENCE_I != 0 {
-                    self.icache.fence();
-                }
-                if events & event::KICK != 0 {
-                    return Some(Exit::Kicked);
-                }
+            if self.apply_events() {
+                return Some(Exit::Kicked);
             }
-
             let enabled = self.pending_interrupts() & self.csr.ie;
             if enabled != 0 {
                 self.waiting_for_interrupt = false;
@@ -46,6 +30,43 @@ impl Hart {
             }
             if !self.waiting_for_interrupt {
                 return None;
+            }
+            self.sleep_until_interrupt();
+        }
+    }
+
+    /// Applies posted events (IPI, fences); true when the hart was kicked.
+    fn apply_events(&mut self) -> bool {
+        let events = self.signals.take_events();
+        if events == 0 {
+            return false;
+        }
+        if events & event::IPI != 0 {
+            self.csr.sip |= irq::SSIP;
+        }
+        if events & event::FLUSH_TLB != 0 {
+            self.tlb.flush_all();
+            self.icache.flush_translations();
+            self.stats.tlb_flushes += 1;
+            self.signals.ack_flushes();
+        }
+        if events & event::FENCE_I != 0 {
+            self.icache.fence();
+        }
+        events & event::KICK != 0
+    }
+
+    /// Sleeps the hart outside `run()` until an interrupt is pending and enabled in
+    /// sie/hie, whatever sstatus.SIE says (the wake-up condition of WFI and of SBI
+    /// HSM hart_suspend). Returns true on that interrupt, false when kicked first.
+    /// The interrupt is not taken: the caller decides where the hart resumes.
+    pub fn wait_for_interrupt(&mut self) -> bool {
+        loop {
+            if self.apply_events() {
+                return false;
+            }
+            if self.pending_interrupts() & self.csr.ie != 0 {
+                return true;
             }
             self.sleep_until_interrupt();
         }

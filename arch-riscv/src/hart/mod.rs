@@ -233,6 +233,24 @@ pub struct HartStats {
     pub hypervisor_loads_stores: u64,
 }
 
+/// The machine-level counters the firmware controls (mcycle, minstret). Both
+/// count retired instructions: the hart takes one cycle per instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// mcycle, read by S-mode as `cycle`.
+    Cycle = 0,
+    /// minstret, read by S-mode as `instret`.
+    Instret = 1,
+}
+
+/// One machine counter: a running offset from the instruction count, or a value
+/// frozen while mcountinhibit holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct MachineCounter {
+    offset: u64,
+    inhibited: Option<u64>,
+}
+
 /// The MMIO access a hart is waiting on the VMM for.
 #[derive(Clone, Copy, Debug)]
 struct PendingLoad {
@@ -306,6 +324,8 @@ pub struct Hart {
     fences: Arc<FenceEpoch>,
     fences_seen: u64,
     waiting_for_interrupt: bool,
+    /// mcycle and minstret as the firmware (SBI PMU) set them.
+    machine_counters: [MachineCounter; 2],
     epoch: Instant,
     hart_id: u64,
     stats: HartStats,
@@ -354,6 +374,7 @@ impl Hart {
             fences_seen: config.fences.current(),
             fences: config.fences,
             waiting_for_interrupt: false,
+            machine_counters: [MachineCounter::default(); 2],
             epoch: config.epoch,
             hart_id: config.hart_id,
             stats: HartStats::default(),
@@ -462,6 +483,30 @@ impl Hart {
     /// Counters about this hart.
     pub fn stats(&self) -> HartStats {
         self.stats
+    }
+
+    /// The value of machine counter `counter` (what `cycle`/`instret` read).
+    pub fn counter(&self, counter: Counter) -> u64 {
+        let cell = self.machine_counters[counter as usize];
+        cell.inhibited
+            .unwrap_or(self.stats.instructions.wrapping_add(cell.offset))
+    }
+
+    /// Firmware control of machine counter `counter`: writes `value` if given,
+    /// then lets it count (`running`) or freezes it (mcountinhibit).
+    pub fn set_counter(&mut self, counter: Counter, value: Option<u64>, running: bool) {
+        let value = value.unwrap_or(self.counter(counter));
+        self.machine_counters[counter as usize] = if running {
+            MachineCounter {
+                offset: value.wrapping_sub(self.stats.instructions),
+                inhibited: None,
+            }
+        } else {
+            MachineCounter {
+                offset: 0,
+                inhibited: Some(value),
+            }
+        };
     }
 
     /// Answers the SBI call the hart exited with: a0 = `error`, a1 = `value`, and

@@ -26,6 +26,25 @@ impl Hart {
             };
     }
 
+    /// Resumes after an SBI non-retentive hart suspend or a system suspend (SBI
+    /// spec tables "HSM Hart Resume Register State" and "SUSP System Resume Register
+    /// State"): HS-mode at `pc` with satp = 0, sstatus.SIE = 0, a0 = hart id and
+    /// a1 = `opaque`; every other register keeps what it held, which the spec
+    /// leaves undefined.
+    pub fn resume_non_retentive(&mut self, pc: u64, opaque: u64) {
+        self.privilege = Privilege::Supervisor;
+        self.virt = false;
+        self.csr.satp = 0;
+        self.csr.sstatus &= !status::SIE;
+        self.reservation = None;
+        self.waiting_for_interrupt = false;
+        self.update_mmu_index();
+        self.flush_caches();
+        self.pc = pc;
+        self.x[10] = self.hart_id;
+        self.x[11] = opaque;
+    }
+
     /// Takes a synchronous exception (trap entry, to VS-mode when V=1 and hedeleg
     /// delegates it, else to HS-mode).
     #[cold]

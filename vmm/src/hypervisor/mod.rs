@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arch_riscv::fdt::{InterruptController, IsaDescription, MmuType};
 use arch_riscv::hart::{Compilation, CompileConfig, SharedCompiler};
+pub use arch_riscv::hart::Counter;
 use thiserror::Error;
 
 /// Which backend runs the guest.
@@ -352,6 +353,38 @@ pub trait Vcpu: Send {
     /// userspace hart_start, and only the boot hart gets `reset()`.
     fn started_by_kernel(&self) -> bool {
         false
+    }
+
+    /// Sleeps outside `run()` until an interrupt is pending and enabled in sie, as
+    /// SBI HSM hart_suspend and SUSP system_suspend wait: `Ok(true)` on that
+    /// interrupt (not taken yet), `Ok(false)` when kicked first.
+    fn wait_for_interrupt(&mut self) -> Result<bool, HypervisorError> {
+        Err(HypervisorError::Unsupported {
+            backend: "this",
+            what: "suspending a hart in the VMM".into(),
+        })
+    }
+
+    /// Resumes from a non-retentive suspend: S-mode at `pc`, a0 = hart id,
+    /// a1 = `opaque`, satp = 0, sstatus.SIE = 0, other registers kept.
+    fn resume_non_retentive(&mut self, pc: u64, opaque: u64) -> Result<(), HypervisorError> {
+        let _ = (pc, opaque);
+        Err(HypervisorError::Unsupported {
+            backend: "this",
+            what: "resuming a hart in the VMM".into(),
+        })
+    }
+
+    /// Machine counter `counter` (mcycle/minstret) for the firmware's SBI PMU;
+    /// `None` where the backend keeps counters to itself (KVM serves PMU in-kernel).
+    fn machine_counter(&self, counter: Counter) -> Option<u64> {
+        let _ = counter;
+        None
+    }
+
+    /// Writes machine counter `counter` (if `value`) and lets it count or freezes it.
+    fn set_machine_counter(&mut self, counter: Counter, value: Option<u64>, running: bool) {
+        let _ = (counter, value, running);
     }
 
     /// The NACL features this vCPU's guest hypervisor is offered, if any. NACL calls

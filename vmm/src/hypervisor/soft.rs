@@ -13,8 +13,8 @@ use arch_riscv::fdt::{IsaDescription, MmuType};
 use arch_riscv::layout::TIMEBASE_FREQUENCY;
 
 use super::{
-    BackendKind, GuestCpu, Hypervisor, HypervisorError, IrqChipRequest, MemoryRegion, Vcpu,
-    VcpuCounters, VcpuExit, VcpuSignals, Vm, VmSetup,
+    BackendKind, Counter, GuestCpu, Hypervisor, HypervisorError, IrqChipRequest, MemoryRegion,
+    Vcpu, VcpuCounters, VcpuExit, VcpuSignals, Vm, VmSetup,
 };
 
 /// The single-letter extensions of the soft hart.
@@ -275,6 +275,23 @@ impl Vcpu for SoftVcpu {
 
     fn nested_acceleration(&self) -> Option<nacl::Features> {
         self.hart.nacl_features()
+    }
+
+    fn machine_counter(&self, counter: Counter) -> Option<u64> {
+        Some(self.hart.counter(counter))
+    }
+
+    fn set_machine_counter(&mut self, counter: Counter, value: Option<u64>, running: bool) {
+        self.hart.set_counter(counter, value, running);
+    }
+
+    fn wait_for_interrupt(&mut self) -> Result<bool, HypervisorError> {
+        Ok(self.hart.wait_for_interrupt())
+    }
+
+    fn resume_non_retentive(&mut self, pc: u64, opaque: u64) -> Result<(), HypervisorError> {
+        self.hart.resume_non_retentive(pc, opaque);
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::hsm::HartState;
 use super::*;
-use crate::hypervisor::{HypervisorError, VcpuCounters, VcpuExit};
+use crate::hypervisor::{Counter, HypervisorError, VcpuCounters, VcpuExit};
 
 /// Counts what each hart was asked to do.
 #[derive(Default)]
@@ -36,6 +36,7 @@ struct MockHost {
     states: HartStates,
     console: Mutex<Vec<u8>>,
     memory: Mutex<Vec<u8>>,
+    disabled: Vec<u64>,
 }
 
 impl MockHost {
@@ -47,6 +48,7 @@ impl MockHost {
             states: HartStates::new(harts),
             console: Mutex::new(Vec::new()),
             memory: Mutex::new(vec![0; RAM.1 as usize]),
+            disabled: Vec::new(),
         }
     }
 }
@@ -80,12 +82,20 @@ impl SbiHost for MockHost {
     fn console_read(&self, _buf: &mut [u8]) -> usize {
         0
     }
+    fn extension_disabled(&self, eid: u64) -> bool {
+        self.disabled.contains(&eid)
+    }
 }
 
-/// A vCPU that records the timer it was given.
+/// A vCPU that records the timer it was given, with machine counters that count
+/// `instructions` while running.
 #[derive(Default)]
 struct MockVcpu {
     timer: Option<u64>,
+    instructions: u64,
+    /// Per counter: offset from `instructions` while running, or the frozen value.
+    counters: [(u64, Option<u64>); 2],
+    kernel_checked: bool,
 }
 
 impl Vcpu for MockVcpu {
@@ -110,21 +120,64 @@ impl Vcpu for MockVcpu {
     fn counters(&self) -> VcpuCounters {
         VcpuCounters::default()
     }
+    fn started_by_kernel(&self) -> bool {
+        self.kernel_checked
+    }
+    fn machine_counter(&self, counter: Counter) -> Option<u64> {
+        let (offset, frozen) = self.counters[counter as usize];
+        Some(frozen.unwrap_or(self.instructions.wrapping_add(offset)))
+    }
+    fn set_machine_counter(&mut self, counter: Counter, value: Option<u64>, running: bool) {
+        let value = value.unwrap_or_else(|| self.machine_counter(counter).unwrap_or(0));
+        self.counters[counter as usize] = if running {
+            (value.wrapping_sub(self.instructions), None)
+        } else {
+            (0, Some(value))
+        };
+    }
 }
 
 fn call(host: &MockHost, extension: u64, function: u64, args: &[u64]) -> SbiOutcome {
-    let mut a = [0u64; 6];
-    a[..args.len()].copy_from_slice(args);
-    handle(
-        &SbiCall {
-            extension,
-            function,
-            args: a,
-        },
-        0,
-        &mut MockVcpu::default(),
-        host,
-    )
+    Caller::new(host).call(extension, function, args)
+}
+
+/// One hart making calls: its vCPU and firmware state persist between calls.
+struct Caller<'a> {
+    host: &'a MockHost,
+    hart: usize,
+    vcpu: MockVcpu,
+    firmware: HartFirmware,
+}
+
+impl<'a> Caller<'a> {
+    fn new(host: &'a MockHost) -> Caller<'a> {
+        Caller::on(host, 0)
+    }
+
+    fn on(host: &'a MockHost, hart: usize) -> Caller<'a> {
+        Caller {
+            host,
+            hart,
+            vcpu: MockVcpu::default(),
+            firmware: HartFirmware::default(),
+        }
+    }
+
+    fn call(&mut self, extension: u64, function: u64, args: &[u64]) -> SbiOutcome {
+        let mut a = [0u64; 6];
+        a[..args.len()].copy_from_slice(args);
+        handle(
+            &SbiCall {
+                extension,
+                function,
+                args: a,
+            },
+            self.hart,
+            &mut self.vcpu,
+            self.host,
+            &mut self.firmware,
+        )
+    }
 }
 
 fn ret(error: i64, value: u64) -> SbiOutcome {
@@ -134,7 +187,7 @@ fn ret(error: i64, value: u64) -> SbiOutcome {
 #[test]
 fn base_reports_version_and_probes_extensions() {
     let host = MockHost::new(1);
-    assert_eq!(call(&host, ext::BASE, 0, &[]), ret(0, 2 << 24));
+    assert_eq!(call(&host, ext::BASE, 0, &[]), ret(0, SPEC_VERSION));
     assert_eq!(call(&host, ext::BASE, 3, &[ext::HSM]), ret(0, 1));
     assert_eq!(call(&host, ext::BASE, 3, &[ext::DBCN]), ret(0, 1));
     assert_eq!(
@@ -177,7 +230,8 @@ fn set_timer_programs_the_calling_vcpu() {
             },
             0,
             &mut vcpu,
-            &host
+            &host,
+            &mut HartFirmware::default(),
         ),
         ret(0, 0)
     );
@@ -286,23 +340,6 @@ fn hsm_rejects_bad_harts_addresses_and_suspend_types() {
         call(&host, ext::HSM, 2, &[u64::MAX]),
         ret(error::INVALID_PARAM, 0)
     );
-    assert_eq!(
-        call(&host, ext::HSM, 3, &[0, 0, 0]),
-        ret(0, 0),
-        "retentive suspend returns"
-    );
-    assert_eq!(
-        call(&host, ext::HSM, 3, &[0x8000_0000, RAM.0, 0]),
-        ret(error::NOT_SUPPORTED, 0)
-    );
-    assert_eq!(
-        call(&host, ext::HSM, 3, &[0x0000_0001, 0, 0]),
-        ret(error::INVALID_PARAM, 0)
-    );
-    assert_eq!(
-        call(&host, ext::HSM, 3, &[1 << 32, 0, 0]),
-        ret(error::INVALID_PARAM, 0)
-    );
 }
 
 #[test]
@@ -375,4 +412,34 @@ fn legacy_calls_return_in_a0_only() {
         call(&host, 0x04, 0, &[]),
         SbiOutcome::LegacyReturn(error::NOT_SUPPORTED)
     );
+}
+
+mod fwft;
+mod guest;
+mod hsm;
+mod pmu;
+mod susp;
+
+#[test]
+fn extensions_left_out_by_the_config_are_not_supported_and_probe_zero() {
+    let mut host = MockHost::new(1);
+    host.disabled = ["pmu", "susp", "legacy"]
+        .iter()
+        .flat_map(|name| extension_ids(name).expect("known"))
+        .copied()
+        .collect();
+    assert_eq!(call(&host, ext::BASE, 3, &[ext::PMU]), ret(0, 0));
+    assert_eq!(call(&host, ext::BASE, 3, &[ext::SUSP]), ret(0, 0));
+    assert_eq!(call(&host, ext::BASE, 3, &[ext::HSM]), ret(0, 1));
+    assert_eq!(call(&host, ext::PMU, 0, &[]), ret(error::NOT_SUPPORTED, 0));
+    assert_eq!(
+        call(&host, ext::SUSP, 0, &[0, RAM.0, 0]),
+        ret(error::NOT_SUPPORTED, 0)
+    );
+    assert_eq!(
+        call(&host, ext::LEGACY_PUTCHAR, 0, &[b'x' as u64]),
+        SbiOutcome::LegacyReturn(error::NOT_SUPPORTED)
+    );
+    assert!(host.console.lock().unwrap().is_empty());
+    assert_eq!(extension_ids("base"), None, "BASE cannot be left out");
 }
