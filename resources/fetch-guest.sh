@@ -23,9 +23,6 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUITE=${RVNEST_DEBIAN_SUITE:-sid}
-# Where the machine's apt sources are (overridable for testing the parser).
-APT_ETC=${RVNEST_APT_ETC:-/etc/apt}
-KEYRING_DEFAULT=/usr/share/keyrings/debian-archive-keyring.gpg
 # Modules copied into the initramfs besides kvm (loaded only on request, see README).
 EXTRA_MODULES=${RVNEST_EXTRA_MODULES:-virtio_mmio virtio_blk virtio_net virtio_console virtio_rng vmw_vsock_virtio_transport ext4}
 # Bump when the layout of the produced files changes, to force a rebuild.
@@ -58,6 +55,7 @@ die() {
     echo "fetch-guest: error: $*" >&2
     exit 1
 }
+. "$SCRIPT_DIR/lib/debian-apt.sh"
 
 # ---------------------------------------------------------------------------
 # Fast path: everything already built for the recorded version.
@@ -105,169 +103,13 @@ if ((${#need_pkgs[@]})); then
 fi
 
 # ---------------------------------------------------------------------------
-# Mirror: the machine's own Debian archive URI, read at run time.
+# The riscv64 index, through the private apt configuration of resources/lib.
 # ---------------------------------------------------------------------------
-# Prints "URI<TAB>suite" for every enabled `deb` entry of the machine's sources.
-list_sources() {
-    local f
-    if [[ -f $APT_ETC/sources.list ]]; then
-        # One-line format: deb [options] URI suite component...
-        sed -e 's/#.*//' "$APT_ETC/sources.list" | awk '
-            $1 == "deb" {
-                i = 2
-                if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
-                if (i + 1 <= NF) print $i "\t" $(i + 1)
-            }'
-    fi
-    for f in "$APT_ETC"/sources.list.d/*.list; do
-        [[ -f $f ]] || continue
-        sed -e 's/#.*//' "$f" | awk '
-            $1 == "deb" {
-                i = 2
-                if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
-                if (i + 1 <= NF) print $i "\t" $(i + 1)
-            }'
-    done
-    for f in "$APT_ETC"/sources.list.d/*.sources; do
-        [[ -f $f ]] || continue
-        # deb822: stanzas separated by blank lines; field names are case-insensitive.
-        awk '
-            function flush() {
-                if (types ~ /(^| )deb( |$)/ && enabled !~ /^(no|false|0)$/ && uris != "") {
-                    nu = split(uris, u, " "); ns = split(suites, s, " ")
-                    for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++) print u[a] "\t" s[b]
-                }
-                types = ""; uris = ""; suites = ""; enabled = ""; last = ""
-            }
-            /^[ \t]*#/ { next }
-            /^[ \t]*$/ { flush(); next }
-            /^[ \t]/ { if (last == "uris") uris = uris " " $0; else if (last == "suites") suites = suites " " $0; next }
-            {
-                key = tolower($0); sub(/:.*/, "", key)
-                val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-                last = key
-                if (key == "types") types = val
-                else if (key == "uris") uris = val
-                else if (key == "suites") suites = val
-                else if (key == "enabled") enabled = tolower(val)
-            }
-            END { flush() }' "$f"
-    done
-}
-
-find_mirror() {
-    if [[ -n ${RVNEST_DEBIAN_MIRROR:-} ]]; then
-        echo "$RVNEST_DEBIAN_MIRROR"
-        return
-    fi
-    local codename=
-    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true
-    # The main archive: a plain Debian suite name (not -security/-updates/-backports),
-    # preferring the entry for this machine's own release.
-    list_sources | awk -F'\t' -v cn="$codename" '
-        $1 ~ /^(cdrom|file):/ { next }
-        $2 !~ /^(oldoldstable|oldstable|stable|testing|unstable|sid|experimental|buster|bullseye|bookworm|trixie|forky|duke)$/ { next }
-        { sub(/\/+$/, "", $1) }
-        $2 == cn && best == "" { best = $1 }
-        first == "" { first = $1 }
-        END { if (best != "") print best; else if (first != "") print first }'
-}
-
-MIRROR=$(find_mirror)
-[[ -n $MIRROR ]] || die "no Debian archive found in $APT_ETC/sources.list{,.d/*}; set RVNEST_DEBIAN_MIRROR"
-
-# ---------------------------------------------------------------------------
-# Private apt configuration (riscv64 only, nothing of the host's state).
-# ---------------------------------------------------------------------------
-APTDIR=$CACHE/apt
-mkdir -p "$APTDIR"/{etc/sources.list.d,etc/preferences.d,lists/partial,archives/partial,state}
-touch "$APTDIR/state/status"
-
-write_sources() { # $1 = keyring or "trusted"
-    local opt
-    if [[ $1 == trusted ]]; then opt="trusted=yes"; else opt="signed-by=$1"; fi
-    printf 'deb [arch=riscv64 %s] %s %s main\n' "$opt" "$MIRROR" "$SUITE" >"$APTDIR/etc/sources.list.new"
-    if ! cmp -s "$APTDIR/etc/sources.list.new" "$APTDIR/etc/sources.list"; then
-        mv "$APTDIR/etc/sources.list.new" "$APTDIR/etc/sources.list"
-        return 0
-    fi
-    rm -f "$APTDIR/etc/sources.list.new"
-}
-
-APT_OPTS=(
-    -o "Dir::Etc::SourceList=$APTDIR/etc/sources.list"
-    -o "Dir::Etc::SourceParts=$APTDIR/etc/sources.list.d"
-    -o "Dir::Etc::Preferences=$APTDIR/etc/preferences"
-    -o "Dir::Etc::PreferencesParts=$APTDIR/etc/preferences.d"
-    -o "Dir::State=$APTDIR/state"
-    -o "Dir::State::Lists=$APTDIR/lists"
-    -o "Dir::State::status=$APTDIR/state/status"
-    -o "Dir::Cache=$APTDIR"
-    -o "Dir::Cache::archives=$APTDIR/archives"
-    -o "Dir::Cache::pkgcache=$APTDIR/pkgcache.bin"
-    -o "Dir::Cache::srcpkgcache="
-    -o APT::Architecture=riscv64
-    -o APT::Architectures=riscv64
-    -o Acquire::Languages=none
-    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
-    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
-    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
-    -o Acquire::IndexTargets::deb::DEP-11-icons-hidpi::DefaultEnabled=false
-    -o Acquire::IndexTargets::deb::DEP-11-icons-large::DefaultEnabled=false
-    -o Acquire::IndexTargets::deb::DEP-11-icons-large-hidpi::DefaultEnabled=false
-    -o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false
-    -o Debug::NoLocking=1
-)
-papt() { apt-get -q "${APT_OPTS[@]}" "$@"; }
-pcache() { apt-cache "${APT_OPTS[@]}" "$@"; }
-
-# Try a keyring: returns 0 if `apt-get update` verified the suite's InRelease with it.
-try_update() {
-    local out
-    write_sources "$1" || true
-    if out=$(papt update 2>&1) && ! grep -qE '^(W|E): .*(NO_PUBKEY|not signed|EXPKEYSIG|invalid|Failed)' <<<"$out"; then
-        return 0
-    fi
-    grep -E '^(W|E):' <<<"$out" | head -n 5 >&2
-    return 1
-}
-
-# A newer debian-archive-keyring from the machine's own (already trusted) sources:
-# stable point releases add the keys of newer releases.
-newer_machine_keyring() {
-    local d=$CACHE/keyring
-    rm -rf "$d" && mkdir -p "$d/dl"
-    [[ $(id -u) != 0 ]] || chown _apt "$d/dl" 2>/dev/null || true
-    (cd "$d/dl" && apt-get -q download debian-archive-keyring >/dev/null 2>&1) || return 1
-    dpkg-deb -x "$d"/dl/debian-archive-keyring_*.deb "$d/root" || return 1
-    [[ -s $d/root/usr/share/keyrings/debian-archive-keyring.gpg ]] || return 1
-    echo "$d/root/usr/share/keyrings/debian-archive-keyring.gpg"
-}
-
-have_lists() { compgen -G "$APTDIR/lists/*_dists_${SUITE}_main_binary-riscv64_Packages*" >/dev/null; }
-
-update_index() {
-    log "reading the $SUITE riscv64 index from $MIRROR"
-    try_update "$KEYRING_DEFAULT" && return 0
-    log "the machine's keyring does not verify $SUITE; trying the newest debian-archive-keyring of this release"
-    local k
-    if k=$(newer_machine_keyring) && try_update "$k"; then return 0; fi
-    if [[ ${RVNEST_APT_TRUSTED:-0} == 1 ]]; then
-        log "WARNING: RVNEST_APT_TRUSTED=1: using the $SUITE index WITHOUT signature verification"
-        try_update trusted && return 0
-    fi
-    die "cannot verify the $SUITE index (set RVNEST_APT_TRUSTED=1 to skip signature checks at your own risk)"
-}
-
-if [[ $REFRESH == 1 ]] || ! have_lists || ! grep -qF " $MIRROR $SUITE " "$APTDIR/etc/sources.list" 2>/dev/null; then
-    update_index
-fi
+debian_apt_init "$CACHE" "$SUITE" "$REFRESH"
 
 # ---------------------------------------------------------------------------
 # Which kernel: linux-image-riscv64 -> linux-image-<abi> -> linux-binary/modules-<abi>.
 # ---------------------------------------------------------------------------
-candidate() { pcache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
-has_pkg() { local c; c=$(candidate "$1"); [[ -n $c && $c != "(none)" ]]; }
 
 META_VER=$(candidate linux-image-riscv64)
 [[ -n $META_VER && $META_VER != "(none)" ]] || die "linux-image-riscv64 not found in $SUITE"
@@ -303,13 +145,7 @@ for p in "${PKGS[@]}"; do
 done
 if ((${#to_fetch[@]})); then
     log "downloading ${to_fetch[*]}"
-    stage=$DEBS/.partial
-    rm -rf "$stage" && mkdir -p "$stage"
-    # apt drops privileges to _apt for downloads: let it write the staging dir.
-    [[ $(id -u) != 0 ]] || chown _apt "$stage" 2>/dev/null || true
-    (cd "$stage" && papt download "${to_fetch[@]}" >&2)
-    mv "$stage"/*.deb "$DEBS"/
-    rmdir "$stage"
+    papt_download "$DEBS" "${to_fetch[@]}"
 fi
 
 # ---------------------------------------------------------------------------

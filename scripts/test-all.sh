@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it. Everything builds once, in release mode.
 #   1. set-up: host packages (QEMU, the riscv64 cross toolchain), the rustup target,
-#      Debian's riscv64 kernel and busybox as guest assets (cached);
+#      Debian's riscv64 kernel and busybox as guest assets, a Debian root file
+#      system image (cached);
 #   2. lints: formatting, clippy for x86_64 and for riscv64;
 #   3. builds: rvnest for this host, the whole workspace for riscv64 (a static
 #      rvnest), the L1 initramfs that carries the riscv64 rvnest and an L2 guest;
@@ -15,6 +16,8 @@ bash resources/setup-host.sh --with-cross
 rustup target list --installed | grep -qx riscv64gc-unknown-linux-gnu ||
     rustup target add riscv64gc-unknown-linux-gnu
 bash resources/fetch-guest.sh resources/out
+# The Debian root file system (systemd) of tests/tests/debian_rootfs.rs (cached).
+bash resources/rootfs/build-rootfs.sh resources/out
 
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings

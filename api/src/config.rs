@@ -148,6 +148,73 @@ pub struct NetworkInterface {
     pub guest_mac: Option<String>,
 }
 
+/// The body of `PATCH /network-interfaces/{iface_id}`, Firecracker's
+/// `PartialNetworkInterface`: only rate limiters can change after boot, and rvnest
+/// has none, so a body naming one is refused with the field's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInterfaceUpdate {
+    /// `iface_id` (required): the interface to change.
+    pub iface_id: String,
+    /// `rx_rate_limiter` (optional): refused, rvnest does not limit rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rx_rate_limiter: Option<serde_json::Value>,
+    /// `tx_rate_limiter` (optional): refused, rvnest does not limit rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_rate_limiter: Option<serde_json::Value>,
+}
+
+impl NetworkInterfaceUpdate {
+    /// Refuses the rate limiters, which rvnest does not implement.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        for (field, value) in [
+            ("rx_rate_limiter", &self.rx_rate_limiter),
+            ("tx_rate_limiter", &self.tx_rate_limiter),
+        ] {
+            if value.is_some() {
+                return Err(invalid(field, "rate limiters are not supported by rvnest"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The body of `PATCH /drives/{drive_id}`, Firecracker's `PartialDrive`: a new
+/// backing file for a drive, before boot or while the guest runs (the guest is told
+/// through a configuration-change interrupt and rereads the capacity).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriveUpdate {
+    /// `drive_id` (required): the drive to change.
+    pub drive_id: String,
+    /// `path_on_host` (optional): the new raw image, checked like a drive's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_on_host: Option<PathBuf>,
+    /// `rate_limiter` (optional): refused, rvnest does not limit rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limiter: Option<serde_json::Value>,
+}
+
+impl DriveUpdate {
+    /// Refuses the rate limiter and an empty path.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.rate_limiter.is_some() {
+            return Err(invalid(
+                "rate_limiter",
+                "rate limiters are not supported by rvnest",
+            ));
+        }
+        if self
+            .path_on_host
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid("path_on_host", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
 /// Parses a MAC address written `aa:bb:cc:dd:ee:ff`.
 pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
     let mut mac = [0u8; 6];
@@ -890,6 +957,14 @@ impl Body for VsockConfig {
 
 impl Body for Drive {
     const PATH: &'static [&'static str] = &["drives[]"];
+}
+
+impl Body for DriveUpdate {
+    const PATH: &'static [&'static str] = &[];
+}
+
+impl Body for NetworkInterfaceUpdate {
+    const PATH: &'static [&'static str] = &[];
 }
 
 impl VmConfig {

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use crate::config::{
-    BootSource, Drive, EntropyConfig, LoggerConfig, MachineConfig, MachineConfigUpdate,
-    MetricsConfig, NetworkInterface, VsockConfig,
+    BootSource, Drive, DriveUpdate, EntropyConfig, LoggerConfig, MachineConfig,
+    MachineConfigUpdate, MetricsConfig, NetworkInterface, NetworkInterfaceUpdate, VsockConfig,
 };
 use crate::parse::{Body, from_json};
 use crate::types::{ActionType, ApiError, InstanceActionInfo, RequestedVmState, VmStateUpdate};
@@ -25,7 +25,7 @@ pub struct Route {
 pub const ROUTES: &[Route] = &[
     Route {
         path: "/drives/{drive_id}",
-        methods: &["PUT"],
+        methods: &["PUT", "PATCH"],
     },
     Route {
         path: "/entropy",
@@ -37,7 +37,7 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         path: "/network-interfaces/{iface_id}",
-        methods: &["PUT"],
+        methods: &["PUT", "PATCH"],
     },
     Route {
         path: "/",
@@ -110,6 +110,10 @@ pub enum ApiRequest {
     PutMetrics(MetricsConfig),
     /// `PUT /drives/{drive_id}` (the body's `drive_id` is the path's).
     PutDrive(Drive),
+    /// `PATCH /drives/{drive_id}`: a new backing file, before or after boot.
+    PatchDrive(DriveUpdate),
+    /// `PATCH /network-interfaces/{iface_id}`: Firecracker's rate limiters (refused).
+    PatchNetworkInterface(NetworkInterfaceUpdate),
     /// `PUT /entropy`.
     PutEntropy(EntropyConfig),
     /// `PUT /network-interfaces/{iface_id}` (the body's `iface_id` is the path's).
@@ -247,6 +251,16 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
             }
             ApiRequest::PutDrive(drive)
         }
+        ("PATCH", "/drives/{drive_id}") => {
+            let update: DriveUpdate = body_of(body)?;
+            same_id("drive_id", &update.drive_id, path)?;
+            ApiRequest::PatchDrive(update)
+        }
+        ("PATCH", "/network-interfaces/{iface_id}") => {
+            let update: NetworkInterfaceUpdate = body_of(body)?;
+            same_id("iface_id", &update.iface_id, path)?;
+            ApiRequest::PatchNetworkInterface(update)
+        }
         _ => {
             return Err(RouteError {
                 status: 500,
@@ -255,6 +269,19 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<ApiRequest, RouteE
             });
         }
     })
+}
+
+/// The body's id must be the path's last segment.
+fn same_id(field: &str, id: &str, path: &str) -> Result<(), RouteError> {
+    let from_path = path.rsplit('/').next().unwrap_or_default();
+    if id == from_path {
+        return Ok(());
+    }
+    Err(RouteError::bad_request(format!(
+        "Invalid request body: {field} {:?} differs from the path's {:?}",
+        printable(id),
+        printable(from_path)
+    )))
 }
 
 /// Whether `path` fits `template`, whose `{name}` segments match any one non-empty
@@ -343,10 +370,11 @@ mod tests {
                         .map(|(_, b)| *b)
                         .unwrap_or_default()
                 };
-                let body = if *method == "PATCH" && r.path == "/machine-config" {
-                    r#"{"vcpu_count": 2}"#
-                } else {
-                    body
+                let body = match (*method, r.path) {
+                    ("PATCH", "/machine-config") => r#"{"vcpu_count": 2}"#,
+                    ("PATCH", "/drives/{drive_id}") => r#"{"drive_id": "rootfs"}"#,
+                    ("PATCH", "/network-interfaces/{iface_id}") => r#"{"iface_id": "rootfs"}"#,
+                    _ => body,
                 };
                 let path = r
                     .path
@@ -359,6 +387,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn patch_bodies_name_their_device_and_rate_limiters_are_refused() {
+        let ok = route(
+            "PATCH",
+            "/drives/rootfs",
+            br#"{"drive_id": "rootfs", "path_on_host": "/new.img"}"#,
+        );
+        assert!(matches!(ok, Ok(ApiRequest::PatchDrive(_))), "{ok:?}");
+        let Err(e) = route("PATCH", "/drives/other", br#"{"drive_id": "rootfs"}"#) else {
+            panic!("a drive_id other than the path's is accepted");
+        };
+        assert_eq!(e.status, 400);
+        let Ok(ApiRequest::PatchNetworkInterface(update)) = route(
+            "PATCH",
+            "/network-interfaces/eth0",
+            br#"{"iface_id": "eth0", "rx_rate_limiter": {}}"#,
+        ) else {
+            panic!("PATCH /network-interfaces not routed");
+        };
+        let err = update.validate().unwrap_err().to_string();
+        assert!(err.contains("rx_rate_limiter"), "{err}");
     }
 
     #[test]

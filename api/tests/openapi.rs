@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 
 use api::config::{
-    Backend, BootSource, CacheType, Drive, EntropyConfig, IoEngine, JitConfig, LogLevel,
-    LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig, NaclFeature,
-    NetworkInterface, VsockConfig,
+    Backend, BootSource, CacheType, Drive, DriveUpdate, EntropyConfig, IoEngine, JitConfig,
+    LogLevel, LoggerConfig, MachineConfig, MachineConfigUpdate, MetricsConfig, NaclConfig,
+    NaclFeature, NetworkInterface, NetworkInterfaceUpdate, VsockConfig,
 };
 use api::parse::{Body, from_json};
 use api::routes::ROUTES;
@@ -247,6 +247,8 @@ fn request_schemas_match_the_rust_types() {
     request_schema::<EntropyConfig>(&doc, "Entropy");
     request_schema::<NetworkInterface>(&doc, "NetworkInterface");
     request_schema::<VsockConfig>(&doc, "Vsock");
+    request_schema::<DriveUpdate>(&doc, "PartialDrive");
+    request_schema::<NetworkInterfaceUpdate>(&doc, "PartialNetworkInterface");
 }
 
 /// [`NaclConfig`] as a body of its own (it is only ever nested).

@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use api::config::{
-    BootSource, ConfigError, Drive, EntropyConfig, LoggerConfig, MachineConfig, MetricsConfig,
-    NetworkInterface, VmConfig, VsockConfig, check_slots, validate_drives,
+    BootSource, ConfigError, Drive, DriveUpdate, EntropyConfig, LoggerConfig, MachineConfig,
+    MetricsConfig, NetworkInterface, VmConfig, VsockConfig, check_slots, validate_drives,
     validate_network_interfaces,
 };
 use api::routes::{ApiRequest, ApiResponse};
@@ -266,6 +266,26 @@ impl Vmm {
                 vmm.drives = drives;
                 Ok(())
             }),
+            ApiRequest::PatchDrive(update) => self.patch_drive(update),
+            ApiRequest::PatchNetworkInterface(update) => {
+                if let Err(e) = update.validate() {
+                    return field_fault(e);
+                }
+                if self
+                    .network_interfaces
+                    .iter()
+                    .all(|i| i.iface_id != update.iface_id)
+                {
+                    return ApiResponse::error(
+                        400,
+                        format!(
+                            "Invalid request body: iface_id: no network interface {:?}",
+                            update.iface_id
+                        ),
+                    );
+                }
+                ApiResponse::no_content()
+            }
             ApiRequest::PutEntropy(entropy) => self.pre_boot("PUT /entropy", |vmm| {
                 check_slots(
                     vmm.drives.len(),
@@ -311,6 +331,42 @@ impl Vmm {
             ApiRequest::Action(action) => self.action(action),
             ApiRequest::SetVmState(state) => self.set_vm_state(state),
         }
+    }
+
+    /// `PATCH /drives/{drive_id}`: before boot, the drive's path in the config; after
+    /// boot, the running device's image too (same checks as a new drive's).
+    fn patch_drive(&mut self, update: DriveUpdate) -> ApiResponse {
+        if let Err(e) = update.validate() {
+            return field_fault(e);
+        }
+        let Some(index) = self
+            .drives
+            .iter()
+            .position(|d| d.drive_id == update.drive_id)
+        else {
+            return ApiResponse::error(
+                400,
+                format!(
+                    "Invalid request body: drive_id: no drive {:?}",
+                    update.drive_id
+                ),
+            );
+        };
+        let Some(path) = update.path_on_host else {
+            return ApiResponse::no_content();
+        };
+        let mut drive = self.drives[index].clone();
+        drive.path_on_host = path;
+        if let Err(e) = drive.check_file("path_on_host") {
+            return config_fault(e);
+        }
+        if let Some(vm) = self.vm.as_mut()
+            && let Err(e) = vm.replace_drive_image(&drive.drive_id, &drive.path_on_host)
+        {
+            return bad_request(e);
+        }
+        self.drives[index] = drive;
+        ApiResponse::no_content()
     }
 
     /// Runs `change` if the VM has not started; 409 otherwise.

@@ -3,6 +3,7 @@
 //! ([`Vm::stop`]). [`run`] is the whole life of a VM without an API: start, serve the
 //! console until the guest ends, stop.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use devices::bus::MmioBus;
 use devices::irq::IrqLine;
 use devices::plic::{Plic, PlicIrqLine};
 use devices::uart::Uart;
-use devices::virtio::block::{self, Block, DiskConfig};
+use devices::virtio::block::{self, Block, BlockHandle, DiskConfig};
 use devices::virtio::mmio::VirtioMmio;
 use devices::virtio::net::{Net, Tap};
 use devices::virtio::rng::Rng;
@@ -81,7 +82,15 @@ pub struct Vm {
     threads: Vec<JoinHandle<()>>,
     devices: Option<DeviceThread>,
     device_counters: Vec<CountedDevice>,
+    drives: Vec<LiveDrive>,
     _terminal: RawTerminal,
+}
+
+/// A drive of the running VM, for `PATCH /drives/{drive_id}`.
+struct LiveDrive {
+    config: DiskConfig,
+    handle: BlockHandle,
+    transport: Arc<Mutex<VirtioMmio>>,
 }
 
 /// A virtio device's counters with what names it.
@@ -136,8 +145,9 @@ impl Vm {
                 counters,
             })
         };
+        let mut drive_handles = Vec::new();
         for drive in config.drives_in_guest_order() {
-            let block = Block::new(&DiskConfig {
+            let disk = DiskConfig {
                 path: drive.path_on_host.clone(),
                 read_only: drive.is_read_only,
                 cache_type: match drive.cache_type {
@@ -145,8 +155,10 @@ impl Vm {
                     CacheType::Writeback => block::CacheType::Writeback,
                 },
                 id: drive.drive_id.clone(),
-            })
-            .map_err(|e| VmError::Devices(format!("drive {}: {e}", drive.drive_id)))?;
+            };
+            let block = Block::new(&disk)
+                .map_err(|e| VmError::Devices(format!("drive {}: {e}", drive.drive_id)))?;
+            drive_handles.push((disk, block.handle()));
             count(DeviceKind::Block, &drive.drive_id, block.counters());
             let worker = block
                 .worker()
@@ -236,12 +248,28 @@ impl Vm {
         bus.insert(UART_BASE, UART_SIZE, uart.clone())
             .map_err(|e| VmError::Devices(e.to_string()))?;
         let mut workers: Vec<Worker> = Vec::with_capacity(virtio.len());
+        let mut transports = Vec::with_capacity(virtio.len());
         for ((device, worker), slot) in virtio.into_iter().zip(&slots) {
             workers.push(worker);
-            let transport = VirtioMmio::new(device, memory.mmap().clone(), irq_line(slot.irq)?);
-            bus.insert(slot.base, slot.size, Arc::new(Mutex::new(transport)))
+            let transport = Arc::new(Mutex::new(VirtioMmio::new(
+                device,
+                memory.mmap().clone(),
+                irq_line(slot.irq)?,
+            )));
+            bus.insert(slot.base, slot.size, transport.clone())
                 .map_err(|e| VmError::Devices(e.to_string()))?;
+            transports.push(transport);
         }
+        // The drives hold the first slots.
+        let drives = drive_handles
+            .into_iter()
+            .zip(transports)
+            .map(|((config, handle), transport)| LiveDrive {
+                config,
+                handle,
+                transport,
+            })
+            .collect();
         let devices = if workers.is_empty() {
             None
         } else {
@@ -281,6 +309,7 @@ impl Vm {
             threads: Vec::with_capacity(harts),
             devices,
             device_counters,
+            drives,
             _terminal: terminal,
         };
         for (id, vcpu) in vcpus.into_iter().enumerate() {
@@ -336,6 +365,35 @@ impl Vm {
             .enumerate()
             .map(|(id, snapshot)| snapshot.report(id as u32))
             .collect()
+    }
+
+    /// Puts the image at `path` behind the running drive `drive_id` (Firecracker's
+    /// `PATCH /drives/{drive_id}`) and raises the configuration-change interrupt, so
+    /// the guest reads the new capacity.
+    pub fn replace_drive_image(&mut self, drive_id: &str, path: &Path) -> Result<(), VmError> {
+        let drive = self
+            .drives
+            .iter_mut()
+            .find(|d| d.config.id == drive_id)
+            .ok_or_else(|| VmError::Devices(format!("drive {drive_id}: no such drive")))?;
+        let mut config = drive.config.clone();
+        config.path = path.to_path_buf();
+        drive
+            .handle
+            .replace(&config)
+            .map_err(|e| VmError::Devices(format!("drive {drive_id}: {e}")))?;
+        drive.config = config;
+        drive
+            .transport
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .config_changed();
+        tracing::info!(
+            "drive {drive_id}: now {} ({} bytes)",
+            path.display(),
+            drive.handle.size()
+        );
+        Ok(())
     }
 
     /// Every virtio device's counters, in slot order.

@@ -114,6 +114,14 @@ pub enum DiskError {
         /// The image.
         path: PathBuf,
     },
+    /// A new backing file would change what the driver negotiated.
+    #[error("{path}: {what} cannot change after boot")]
+    Immutable {
+        /// The new image.
+        path: PathBuf,
+        /// The setting that differs.
+        what: &'static str,
+    },
     /// The size cannot be found.
     #[error("Cannot find the size of {path}: {source}")]
     Size {
@@ -269,6 +277,13 @@ impl Block {
         })
     }
 
+    /// A handle that swaps the backing file while the VM runs.
+    pub fn handle(&self) -> BlockHandle {
+        BlockHandle {
+            state: self.state.clone(),
+        }
+    }
+
     /// The half that serves the requests, for a device thread's event manager.
     pub fn worker(&self) -> std::io::Result<BlockWorker> {
         Ok(BlockWorker {
@@ -310,7 +325,10 @@ impl VirtioDevice for Block {
         let Ok(start) = usize::try_from(offset) else {
             return;
         };
-        if let Some(bytes) = self.config.get(start..) {
+        // The capacity follows the backing file, which `BlockHandle` may swap.
+        let mut config = self.config;
+        config[0..8].copy_from_slice(&self.lock().disk.sectors.to_le_bytes());
+        if let Some(bytes) = config.get(start..) {
             let n = bytes.len().min(data.len());
             data[..n].copy_from_slice(&bytes[..n]);
         }
@@ -343,6 +361,45 @@ impl VirtioDevice for Block {
 
     fn reset(&mut self) {
         self.lock().running = None;
+    }
+}
+
+/// Swaps the image behind a running [`Block`] device, as Firecracker's
+/// `PATCH /drives/{drive_id}` does. The caller tells the driver through the
+/// transport's configuration-change interrupt (the capacity may differ).
+#[derive(Clone)]
+pub struct BlockHandle {
+    state: Arc<Mutex<BlockState>>,
+}
+
+impl BlockHandle {
+    /// Opens `config`'s image and serves every later request from it; requests
+    /// already served went to the old one. The read-only setting and the cache
+    /// type were negotiated with the driver and must stay.
+    pub fn replace(&self, config: &DiskConfig) -> Result<(), DiskError> {
+        let disk = Disk::open(config)?;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let immutable = |what| DiskError::Immutable {
+            path: config.path.clone(),
+            what,
+        };
+        if disk.read_only != state.disk.read_only {
+            return Err(immutable("is_read_only"));
+        }
+        if disk.cache_type != state.disk.cache_type {
+            return Err(immutable("cache_type"));
+        }
+        state.disk = disk;
+        Ok(())
+    }
+
+    /// The current image's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .disk
+            .size()
     }
 }
 

@@ -71,6 +71,9 @@ pub enum ActivateError {
     /// A queue the device needs is not ready or not valid in guest memory.
     #[error("queue {0} is not set up")]
     QueueNotReady(usize),
+    /// The host refused the offloads the driver accepted (virtio-net's TAP).
+    #[error("the TAP refused the negotiated offloads: {0}")]
+    Offload(String),
 }
 
 /// The device half the transport drives.

@@ -525,3 +525,43 @@ fn the_entropy_device_fills_writable_buffers_and_refuses_readable_ones() {
     assert_eq!(counters.bytes.load(Ordering::Relaxed), 96);
     assert_eq!(counters.errors.load(Ordering::Relaxed), 2);
 }
+
+#[test]
+fn a_new_image_serves_later_requests_and_the_driver_is_told() {
+    let first = Image::new("swap-a", &pattern(4096));
+    let second_bytes: Vec<u8> = pattern(8192).iter().map(|b| b ^ 0x5a).collect();
+    let second = Image::new("swap-b", &second_bytes);
+    let block = Block::new(&disk(&first, false)).unwrap();
+    let handle = block.handle();
+    let worker: BlockWorker = block.worker().unwrap();
+    let mut d =
+        Driver::with_device(Box::new(block), Box::new(move || worker.process_queue())).started();
+    assert_eq!(read32(&mut d.transport, 0x100), 8, "capacity in sectors");
+    let generation = read32(&mut d.transport, 0xfc);
+
+    // The read-only setting was negotiated: an image that needs another is refused.
+    let err = handle
+        .replace(&disk(&second, true))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is_read_only cannot change"), "{err}");
+    handle.replace(&disk(&second, false)).unwrap();
+    d.transport.config_changed();
+    assert_eq!(read32(&mut d.transport, 0x100), 16, "the new capacity");
+    assert_ne!(read32(&mut d.transport, 0xfc), generation);
+    assert_ne!(
+        d.transport.interrupt_status() & 2,
+        0,
+        "config-change interrupt"
+    );
+
+    let h = d.header(0, 8);
+    assert_eq!(
+        d.submit(&[(h, 16, 0), (DATA, 512, F_WRITE), (STATUS, 1, F_WRITE)]),
+        Some(513)
+    );
+    assert_eq!(d.status(), VIRTIO_BLK_S_OK);
+    let mut got = vec![0u8; 512];
+    d.memory.read_slice(&mut got, GuestAddress(DATA)).unwrap();
+    assert_eq!(got, second_bytes[4096..4608], "sector 8 of the new image");
+}
