@@ -19,6 +19,7 @@ pub mod sigsys;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
@@ -197,7 +198,7 @@ impl SeccompFilters {
             thread: thread.to_string(),
             reason: e.to_string(),
         })?;
-        if DENIED_CALL_TEST.get() == Some(&kind) {
+        if DENIED_CALL_TEST.get() == Some(&kind) && !DENIED_CALL_MADE.swap(true, Ordering::SeqCst) {
             denied_call();
         }
         Ok(())
@@ -217,6 +218,9 @@ fn arch() -> TargetArch {
 /// The thread kind that makes a denied call right after loading its filter
 /// (`--seccomp-test-denied-call`, a hidden flag for the tests).
 static DENIED_CALL_TEST: OnceLock<ThreadKind> = OnceLock::new();
+
+/// Set by the thread that made the test's denied call, so that only one does.
+static DENIED_CALL_MADE: AtomicBool = AtomicBool::new(false);
 
 /// Makes the first thread of `kind` call `getppid`, which no built-in filter allows,
 /// right after installing its filter: the process must end with the SIGSYS message.
