@@ -184,6 +184,19 @@ impl ApiServer {
         options: ServerOptions,
         handler: H,
     ) -> Result<ApiServer, ServerError> {
+        ApiServer::start_with(listener, path, options, handler, || Ok(()))
+    }
+
+    /// As [`ApiServer::start`], with `setup` run first on the new thread (rvnest
+    /// loads the thread's seccomp filter there); its error is this call's, and then
+    /// no request is served.
+    pub fn start_with<H: RequestHandler>(
+        listener: UnixListener,
+        path: &Path,
+        options: ServerOptions,
+        handler: H,
+        setup: impl FnOnce() -> Result<(), String> + Send + 'static,
+    ) -> Result<ApiServer, ServerError> {
         listener.set_nonblocking(true)?;
         let socket = SocketFile::of(path);
         let stop = EventFd::new(libc::EFD_NONBLOCK)?;
@@ -207,9 +220,28 @@ impl ApiServer {
             connections: HashMap::new(),
             next_token: FIRST_CONNECTION,
         };
+        let (ready, started) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("api".into())
-            .spawn(move || worker.run())?;
+            .spawn(move || {
+                let result = setup();
+                let ok = result.is_ok();
+                let _ = ready.send(result);
+                if ok {
+                    worker.run();
+                }
+            })?;
+        match started.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => {
+                let _ = thread.join();
+                return Err(ServerError::Setup(io::Error::other(reason)));
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(ServerError::Setup(io::Error::other("the API thread ended")));
+            }
+        }
         Ok(ApiServer {
             stop,
             thread: Some(thread),

@@ -23,6 +23,7 @@ use api::types::{
 use crate::logger::{Logger, LoggerError};
 use crate::machine::ExitStatus;
 use crate::metrics::{MetricsError, MetricsFile, utc_timestamp_ms};
+use crate::seccomp::SeccompFilters;
 use crate::vm::{Vm, VmError};
 
 /// How often the metrics file gets a line while one is set (Firecracker's period).
@@ -44,6 +45,7 @@ pub struct Vmm {
     last_flush: Instant,
     vm: Option<Vm>,
     shutdown: bool,
+    seccomp: SeccompFilters,
 }
 
 /// Failures to apply a config file's sections before boot.
@@ -81,7 +83,14 @@ impl Vmm {
             last_flush: Instant::now(),
             vm: None,
             shutdown: false,
+            seccomp: SeccompFilters::disabled(),
         }
+    }
+
+    /// The seccomp filters the VM's threads (and this one, once the VM starts) load.
+    pub fn with_seccomp(mut self, seccomp: SeccompFilters) -> Vmm {
+        self.seccomp = seccomp;
+        self
     }
 
     /// Takes a validated config file's sections, as the PUT requests would.
@@ -118,7 +127,7 @@ impl Vmm {
             vsock: self.vsock.clone(),
             network_interfaces: self.network_interfaces.clone(),
         };
-        let vm = Vm::start(&config)?;
+        let vm = Vm::start(&config, &self.seccomp)?;
         tracing::info!(
             vcpus = config.machine_config.vcpu_count,
             mem_mib = config.machine_config.mem_size_mib,

@@ -9,6 +9,8 @@ use event_manager::{EventManager, EventOps, Events, MutEventSubscriber, Subscrib
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 
+use crate::seccomp::{SeccompFilters, ThreadKind};
+
 /// A device worker as the event manager holds it.
 pub type Worker = Arc<Mutex<dyn MutEventSubscriber + Send>>;
 
@@ -38,8 +40,8 @@ pub struct DeviceThread {
 }
 
 impl DeviceThread {
-    /// Starts a thread serving `workers`.
-    pub fn spawn(workers: Vec<Worker>) -> std::io::Result<DeviceThread> {
+    /// Starts a thread serving `workers`, under the `devices` seccomp filter.
+    pub fn spawn(workers: Vec<Worker>, seccomp: SeccompFilters) -> std::io::Result<DeviceThread> {
         let stop_event = EventFd::new(EFD_NONBLOCK)?;
         let watcher = StopWatcher {
             event: stop_event.try_clone()?,
@@ -55,6 +57,12 @@ impl DeviceThread {
         let thread = std::thread::Builder::new()
             .name("devices".into())
             .spawn(move || {
+                if let Err(e) = seccomp.install(ThreadKind::Devices, "devices") {
+                    // Nothing is served: the guest's requests stay pending, and the
+                    // process is better stopped than left unfiltered.
+                    tracing::error!("{e}");
+                    return;
+                }
                 while !stop.load(Ordering::SeqCst) {
                     if let Err(e) = events.run() {
                         tracing::error!("device thread: {e}");

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod metrics;
 pub mod runner;
 pub mod sbi;
+pub mod seccomp;
 pub mod termination;
 pub mod vcpu;
 pub mod vcpu_control;

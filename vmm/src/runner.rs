@@ -4,7 +4,8 @@
 //!
 //! Threads: this one (the event-manager loop: API requests, console input, the VM's
 //! exit event, periodic metrics), the API server thread (`api`: the socket and its
-//! connections), and one thread per vCPU (`vcpuN`). An API request travels from the
+//! connections), the virtio device thread (`devices`) and one thread per vCPU
+//! (`vcpuN`), each under its seccomp filter ([`crate::seccomp`]). An API request travels from the
 //! API thread over a channel; an `EventFd` wakes this loop, which answers on a
 //! second channel (Firecracker's design).
 
@@ -21,6 +22,7 @@ use crate::api_handler::{SetupError, Vmm};
 use crate::console::{ExitWatcher, StdinToUart};
 use crate::logger::Logger;
 use crate::machine::ExitStatus;
+use crate::seccomp::{SeccompFilters, ThreadKind};
 use crate::termination::TerminationSignals;
 
 /// How the process runs.
@@ -34,6 +36,8 @@ pub struct RunOptions {
     pub id: String,
     /// The API server's limits (`--http-api-max-payload-size`).
     pub server: ServerOptions,
+    /// The threads' seccomp filters (`--no-seccomp`, `--seccomp-filter`).
+    pub seccomp: SeccompFilters,
 }
 
 /// Failures before the VM could run: the process exits with code 1.
@@ -72,7 +76,7 @@ pub fn run(
         .as_ref()
         .map(VmConfig::from_file)
         .transpose()?;
-    let mut vmm = Vmm::new(options.id.clone(), logger);
+    let mut vmm = Vmm::new(options.id.clone(), logger).with_seccomp(options.seccomp.clone());
     if let Some(config) = &config {
         vmm.configure(config)?;
     }
@@ -81,7 +85,12 @@ pub fn run(
         Some(path) => {
             let listener = server::bind(path)?;
             let (link, endpoint) = server::vmm_channel().map_err(ServerError::from)?;
-            let server = ApiServer::start(listener, path, options.server, link)?;
+            let seccomp = options.seccomp.clone();
+            let server = ApiServer::start_with(listener, path, options.server, link, move || {
+                seccomp
+                    .install(ThreadKind::Api, "api")
+                    .map_err(|e| e.to_string())
+            })?;
             tracing::info!(socket = %path.display(), "API server listening");
             (Some(server), Some(endpoint))
         }

@@ -10,6 +10,8 @@ use crate::hypervisor::{Vcpu, VcpuExit};
 use crate::machine::{ExitStatus, Machine};
 use crate::sbi::hsm::Resume;
 use crate::sbi::{self, HartFirmware, SbiOutcome, ext};
+use crate::seccomp::{SeccompFilters, ThreadKind};
+use crate::vm::StartGate;
 
 /// The SBI nested acceleration extension's id ("NACL").
 const EXT_NACL: u64 = 0x4E41_434C;
@@ -59,9 +61,24 @@ impl VcpuStats {
 }
 
 /// Runs vCPU `id` until the VM ends; reports a VM-ending event to the machine.
-pub fn vcpu_thread(id: usize, mut vcpu: Box<dyn Vcpu>, machine: Arc<Machine>) {
+///
+/// The thread loads the `vcpu` seccomp filter, then waits at `gate` until every
+/// other thread of the VMM has loaded its own.
+pub fn vcpu_thread(
+    id: usize,
+    mut vcpu: Box<dyn Vcpu>,
+    machine: Arc<Machine>,
+    seccomp: &SeccompFilters,
+    gate: &StartGate,
+) {
     let mut stats = VcpuStats::default();
-    let status = run(id, &mut *vcpu, &machine, &mut stats);
+    let status = match seccomp.install(ThreadKind::Vcpu, &format!("vcpu{id}")) {
+        Ok(()) => {
+            gate.wait();
+            run(id, &mut *vcpu, &machine, &mut stats)
+        }
+        Err(e) => Some(ExitStatus::Error(e.to_string())),
+    };
     let counters = vcpu.counters();
     tracing::info!(
         hart = id,

@@ -4,7 +4,7 @@
 //! console until the guest ends, stop.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ use crate::device_thread::{DeviceThread, Worker};
 use crate::hypervisor::{self, BackendKind, HypervisorError, IrqChipRequest, VmSetup};
 use crate::machine::{BackendIrqLine, ExitStatus, HartLines, Machine};
 use crate::memory::{GuestMemory, MemoryError};
+use crate::seccomp::{SeccompFilters, ThreadKind};
 use crate::vcpu::vcpu_thread;
 
 /// How long a pause waits for every vCPU to stop executing.
@@ -83,7 +84,33 @@ pub struct Vm {
     devices: Option<DeviceThread>,
     device_counters: Vec<CountedDevice>,
     drives: Vec<LiveDrive>,
+    gate: Arc<StartGate>,
     _terminal: RawTerminal,
+}
+
+/// Holds the vCPU threads, their filters loaded, until the thread that started the
+/// VM has loaded its own: no guest instruction runs in a process with an unfiltered
+/// thread.
+#[derive(Default)]
+pub struct StartGate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl StartGate {
+    /// Lets the waiting threads go (they check whether the VM is still wanted).
+    pub fn open(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    /// Waits until [`StartGate::open`].
+    pub fn wait(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while !*open {
+            open = self.opened.wait(open).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// A drive of the running VM, for `PATCH /drives/{drive_id}`.
@@ -104,7 +131,10 @@ impl Vm {
     /// Builds the VM described by `config` and starts its vCPU threads (the boot
     /// hart runs; the others wait for HSM). The terminal on stdin, if any, is put
     /// in raw mode for the guest's console until the VM is dropped.
-    pub fn start(config: &VmConfig) -> Result<Vm, VmError> {
+    ///
+    /// Each thread it starts loads its kind's filter from `seccomp` first; the
+    /// calling thread loads the `vmm` filter last, and only then do the vCPUs run.
+    pub fn start(config: &VmConfig, seccomp: &SeccompFilters) -> Result<Vm, VmError> {
         let machine_config = &config.machine_config;
         let harts = machine_config.vcpu_count as usize;
         let backend = match machine_config.backend {
@@ -128,7 +158,18 @@ impl Vm {
             ],
             nesting: hypervisor::Nesting::from_config(machine_config),
             irqchip: IrqChipRequest::from_config(machine_config),
-            compile: hypervisor::compile_config(machine_config),
+            compile: hypervisor::compile_config(machine_config, {
+                // The compile worker does what a vCPU thread does to memory: it
+                // gets the vCPU filter.
+                let seccomp = seccomp.clone();
+                move || match seccomp.install(ThreadKind::Vcpu, "rvnest-jit") {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!("compile worker: {e}; the harts interpret");
+                        false
+                    }
+                }
+            }),
         })?;
         let irqchip = vm.interrupt_controller();
         tracing::info!("irqchip: {}", hypervisor::irqchip_name(&irqchip));
@@ -274,7 +315,7 @@ impl Vm {
             None
         } else {
             Some(
-                DeviceThread::spawn(workers)
+                DeviceThread::spawn(workers, seccomp.clone())
                     .map_err(|e| VmError::Host(format!("Cannot start the device thread: {e}")))?,
             )
         };
@@ -310,16 +351,24 @@ impl Vm {
             devices,
             device_counters,
             drives,
+            gate: Arc::new(StartGate::default()),
             _terminal: terminal,
         };
         for (id, vcpu) in vcpus.into_iter().enumerate() {
             let machine = vm.machine.clone();
+            let gate = vm.gate.clone();
+            let seccomp = seccomp.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("vcpu{id}"))
-                .spawn(move || vcpu_thread(id, vcpu, machine))
+                .spawn(move || vcpu_thread(id, vcpu, machine, &seccomp, &gate))
                 .map_err(|e| VmError::Host(format!("Cannot spawn vCPU thread {id}: {e}")))?;
             vm.threads.push(thread);
         }
+        // On failure, dropping `vm` stops the vCPUs and opens the gate for them to end.
+        seccomp
+            .install(ThreadKind::Vmm, "main")
+            .map_err(|e| VmError::Host(e.to_string()))?;
+        vm.gate.open();
         Ok(vm)
     }
 
@@ -425,6 +474,7 @@ impl Vm {
     /// vCPUs' last counters) around.
     pub fn stop_threads(&mut self) {
         self.machine.stop_vcpus();
+        self.gate.open();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -441,7 +491,7 @@ impl Drop for Vm {
 
 /// Builds the VM described by `config`, runs it to the end and returns how it ended.
 pub fn run(config: &VmConfig) -> Result<ExitStatus, VmError> {
-    let vm = Vm::start(config)?;
+    let vm = Vm::start(config, &SeccompFilters::disabled())?;
     let status = event_loop(&vm);
     let stopped = vm.stop();
     Ok(status.unwrap_or(stopped))

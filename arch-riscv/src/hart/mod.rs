@@ -152,6 +152,19 @@ pub enum Compilation {
 pub struct SharedCompiler(#[cfg(jit)] Arc<jit::Shared>);
 
 impl SharedCompiler {
+    /// A worker that runs `setup` on its own thread before it compiles anything (the
+    /// VMM installs the thread's seccomp filter there); if `setup` returns `false`
+    /// the worker ends and the harts interpret.
+    pub fn with_thread_setup(setup: impl FnOnce() -> bool + Send + 'static) -> SharedCompiler {
+        #[cfg(jit)]
+        return SharedCompiler(Arc::new(jit::Shared::with_setup(Box::new(setup))));
+        #[cfg(not(jit))]
+        {
+            drop(setup);
+            SharedCompiler()
+        }
+    }
+
     #[cfg(jit)]
     fn worker(&self) -> &jit::Shared {
         &self.0

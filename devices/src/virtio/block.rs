@@ -427,11 +427,14 @@ impl BlockWorker {
             return;
         };
         let mut used_any = false;
+        let mut empty_turns = 0;
         loop {
             if queue.disable_notification(memory).is_err() {
                 break;
             }
+            let mut popped = false;
             while let Some(chain) = queue.pop_descriptor_chain(&*memory) {
+                popped = true;
                 let head = chain.head_index();
                 let descriptors: Vec<Descriptor> = chain.collect();
                 let written = serve(disk, memory, &descriptors, counters);
@@ -441,8 +444,11 @@ impl BlockWorker {
                 used_any = true;
             }
             // More requests may have come in while notifications were off.
+            empty_turns = if popped { 0 } else { empty_turns + 1 };
+            // An available index out of range pops nothing yet always reports more:
+            // give up after two empty turns rather than spin (found by fuzzing).
             match queue.enable_notification(memory) {
-                Ok(true) => continue,
+                Ok(true) if empty_turns < 2 => continue,
                 _ => break,
             }
         }

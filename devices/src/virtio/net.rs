@@ -384,11 +384,14 @@ impl NetWorker {
         let queue = &mut queues[TX];
         let mut used = false;
         let mut frame = Vec::with_capacity(MAX_FRAME);
+        let mut empty_turns = 0;
         loop {
             if queue.disable_notification(memory).is_err() {
                 break;
             }
+            let mut popped = false;
             while let Some(chain) = queue.pop_descriptor_chain(&*memory) {
+                popped = true;
                 let head = chain.head_index();
                 let descriptors: Vec<Descriptor> = chain.collect();
                 frame.clear();
@@ -430,8 +433,11 @@ impl NetWorker {
                 }
                 used = true;
             }
+            empty_turns = if popped { 0 } else { empty_turns + 1 };
+            // An available index out of range pops nothing yet always reports more:
+            // give up after two empty turns rather than spin (found by fuzzing).
             match queue.enable_notification(memory) {
-                Ok(true) => continue,
+                Ok(true) if empty_turns < 2 => continue,
                 _ => break,
             }
         }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arch_riscv::fdt::{InterruptController, IsaDescription, MmuType};
-use arch_riscv::hart::{Compilation, CompileConfig, SharedCompiler};
 pub use arch_riscv::hart::Counter;
+use arch_riscv::hart::{Compilation, CompileConfig, SharedCompiler};
 use thiserror::Error;
 
 /// Which backend runs the guest.
@@ -142,7 +142,13 @@ pub struct VmSetup {
 
 /// The compiled tier a machine config asks for: on by default where this build has
 /// one, off when `jit.enabled` is false.
-pub fn compile_config(machine: &crate::config::MachineConfig) -> Option<CompileConfig> {
+///
+/// The VM's harts share one compile worker; it runs `worker_setup` on its thread
+/// first (the VMM's seccomp filter for it).
+pub fn compile_config(
+    machine: &crate::config::MachineConfig,
+    worker_setup: impl FnOnce() -> bool + Send + 'static,
+) -> Option<CompileConfig> {
     if !arch_riscv::hart::COMPILED_TIER {
         return None;
     }
@@ -152,7 +158,7 @@ pub fn compile_config(machine: &crate::config::MachineConfig) -> Option<CompileC
         threshold: u8::try_from(jit.threshold).unwrap_or(u8::MAX - 1),
         code_cache_bytes: (jit.code_cache_mib as usize) << 20,
         // One worker for all the VM's harts: they keep running while it compiles.
-        compiler: Compilation::Background(SharedCompiler::default()),
+        compiler: Compilation::Background(SharedCompiler::with_thread_setup(worker_setup)),
     })
 }
 

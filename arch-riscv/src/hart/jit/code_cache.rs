@@ -73,8 +73,7 @@ impl CodeCache {
         let base = sized
             .then(|| map(fd, size, libc::PROT_READ | libc::PROT_EXEC))
             .flatten();
-        let writable = base
-            .and_then(|_| map(fd, size, libc::PROT_READ | libc::PROT_WRITE));
+        let writable = base.and_then(|_| map(fd, size, libc::PROT_READ | libc::PROT_WRITE));
         // SAFETY: the mappings keep the memory; the descriptor is no longer needed.
         unsafe { libc::close(fd) };
         match (base, writable) {

@@ -45,11 +45,16 @@ pub struct Done {
     pub reused: bool,
 }
 
+/// What the worker thread runs first (the VMM's seccomp filter): `false` stops it
+/// before it compiles anything, and the harts then interpret.
+pub type ThreadSetup = Box<dyn FnOnce() -> bool + Send>;
+
 /// The handle the harts of one VM share (`CompileConfig::compiler`): the worker
-/// starts with the first job.
+/// starts when the first hart connects.
 #[derive(Default)]
 pub struct Shared {
     jobs: Mutex<Option<Sender<Job>>>,
+    setup: Mutex<Option<ThreadSetup>>,
     /// Harts that compile through this worker; the library is kept only for more
     /// than one.
     harts: Arc<AtomicUsize>,
@@ -57,6 +62,14 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// A handle whose worker runs `setup` before its first compilation.
+    pub fn with_setup(setup: ThreadSetup) -> Shared {
+        Shared {
+            setup: Mutex::new(Some(setup)),
+            ..Shared::default()
+        }
+    }
+
     /// A hart's connection to the worker, starting it if needed; `None` when the
     /// thread cannot be started or cranelift has no backend for the host.
     pub fn connect(&self) -> Option<Connection> {
@@ -67,9 +80,14 @@ impl Shared {
                 let compiler = Compiler::new()?;
                 let (sender, receiver) = channel();
                 let harts = self.harts.clone();
+                let setup = self.setup.lock().unwrap_or_else(|e| e.into_inner()).take();
                 std::thread::Builder::new()
                     .name("rvnest-jit".into())
-                    .spawn(move || serve(compiler, receiver, &harts))
+                    .spawn(move || {
+                        if setup.is_none_or(|setup| setup()) {
+                            serve(compiler, receiver, &harts);
+                        }
+                    })
                     .ok()?;
                 *jobs = Some(sender.clone());
                 sender

@@ -42,7 +42,26 @@ pub struct KvmCreateDevice {
 /// `KVM_CREATE_DEVICE_TEST`: only ask whether the device type can be created.
 pub const KVM_CREATE_DEVICE_TEST: u32 = 1;
 
+/// `struct kvm_one_reg` (the argument of `KVM_GET_ONE_REG` / `KVM_SET_ONE_REG`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KvmOneReg {
+    pub id: u64,
+    pub addr: u64,
+}
+
+/// `struct kvm_irq_level` (the argument of `KVM_IRQ_LINE`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KvmIrqLevel {
+    pub irq: u32,
+    pub level: u32,
+}
+
 ioctl_io_nr!(KVM_RUN, KVMIO, 0x80);
+ioctl_iow_nr!(KVM_IRQ_LINE, KVMIO, 0x61, KvmIrqLevel);
+ioctl_iow_nr!(KVM_GET_ONE_REG, KVMIO, 0xAB, KvmOneReg);
+ioctl_iow_nr!(KVM_SET_ONE_REG, KVMIO, 0xAC, KvmOneReg);
 ioctl_iow_nr!(KVM_INTERRUPT, KVMIO, 0x86, KvmInterrupt);
 ioctl_iowr_nr!(KVM_CREATE_DEVICE, KVMIO, 0xE0, KvmCreateDevice);
 
@@ -58,6 +77,10 @@ mod tests {
         assert_eq!(KVM_INTERRUPT(), 0x4004_AE86);
         // _IOWR(KVMIO, 0xe0, struct kvm_create_device): dir 3 << 30, size 12 << 16.
         assert_eq!(KVM_CREATE_DEVICE(), 0xC00C_AEE0);
+        // _IOW(KVMIO, 0x61, struct kvm_irq_level), _IOW(KVMIO, 0xab/0xac, struct kvm_one_reg).
+        assert_eq!(KVM_IRQ_LINE(), 0x4008_AE61);
+        assert_eq!(KVM_GET_ONE_REG(), 0x4010_AEAB);
+        assert_eq!(KVM_SET_ONE_REG(), 0x4010_AEAC);
         assert_eq!(size_of::<KvmCreateDevice>(), 12);
         assert_eq!(KVM_INTERRUPT_SET as i32, -1);
         assert_eq!(KVM_INTERRUPT_UNSET as i32, -2);
