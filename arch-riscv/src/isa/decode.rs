@@ -33,12 +33,17 @@ pub fn mnemonic(bits: u32) -> Option<&'static str> {
     if bits & 3 != 3 {
         compressed::mnemonic16(bits as u16)
     } else {
-        lookup32(bits).map(|e| e.name)
+        lookup32(bits)
+            .map(|e| e.name)
+            .or_else(|| super::vector::lookup(bits).map(|l| l.name))
     }
 }
 
 /// Decodes a 32-bit instruction (`bits & 3` must be 3).
 pub(super) fn decode32(bits: u32) -> Op {
+    if super::vector::is_vector_major(bits) {
+        return super::vector::decode(bits).unwrap_or(illegal(bits, 4));
+    }
     match lookup32(bits) {
         Some(e) => e.format.build(e.kind, bits),
         None => illegal(bits, 4),
