@@ -518,6 +518,13 @@ pub const LINES: &[Line] = &lines! {
     "vfwnmsac.vf"    Vfwnmsac   VF      opv(OPFVF, 0x3f);
 };
 
+impl Line {
+    /// The fixed bits of the line (funct3 among them for arithmetic lines).
+    pub fn pattern_value(&self) -> u32 {
+        self.pattern.value
+    }
+}
+
 /// Whether the major opcode of `bits` may hold a vector instruction.
 #[inline]
 pub(crate) fn is_vector_major(bits: u32) -> bool {

@@ -258,7 +258,7 @@ pub(super) fn execute(v: &mut VectorUnit, f: &Fields, scalar: u64) -> Result<Opt
     let mut src = Src::of(f, scalar, unsigned_imm);
     if f.op == Vror && f.funct3 == form::OPIVI {
         // vror.vi: the immediate's bit 5 is instruction bit 26.
-        src = Src::Scalar(f.vs1 as u64 | ((f.bits >> 26) & 1) as u64 * 32);
+        src = Src::Scalar(f.vs1 as u64 | (((f.bits >> 26) & 1) as u64) << 5);
     }
     macro_rules! binary {
         ($body:expr) => {
@@ -524,8 +524,9 @@ fn extend(v: &mut VectorUnit, f: &Fields, t: Vtype) -> VResult {
 /// The integer reductions (section 14.1, 14.2).
 fn reduce(v: &mut VectorUnit, f: &Fields, t: Vtype) -> VResult {
     let widening = matches!(f.op, VOp::Vwredsumu | VOp::Vwredsum);
-    if widening {
-        require_widening(t)?;
+    // The accumulator is one register: only 2 * SEW <= ELEN is required.
+    if widening && t.sew > 4 {
+        return Err(VStop::Illegal);
     }
     let sew = t.sew;
     let acc_eew = if widening { 2 * sew } else { sew };

@@ -47,7 +47,7 @@ pub struct VectorUnit {
 
 /// A decoded vtype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Vtype {
+pub struct Vtype {
     /// SEW in bytes.
     pub sew: usize,
     /// log2(LMUL), -3..=3.
@@ -214,7 +214,7 @@ pub(super) type VResult = Result<(), VStop>;
 
 /// Whether `reg` is aligned to a group of `regs` registers and the group ends by v31.
 pub(super) fn aligned(reg: u8, regs: usize) -> bool {
-    (reg as usize) % regs == 0 && reg as usize + regs <= 32
+    (reg as usize).is_multiple_of(regs) && reg as usize + regs <= 32
 }
 
 /// Whether two register groups share a register.
