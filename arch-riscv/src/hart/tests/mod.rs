@@ -20,6 +20,7 @@ mod paging;
 mod qemu_user;
 mod qemu_vector;
 mod traps;
+mod vector;
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::time::Instant;
