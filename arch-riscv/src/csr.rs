@@ -8,6 +8,20 @@ pub const FFLAGS: u16 = 0x001;
 pub const FRM: u16 = 0x002;
 /// Floating-point control and status (frm and fflags).
 pub const FCSR: u16 = 0x003;
+/// Vector start element index.
+pub const VSTART: u16 = 0x008;
+/// Vector fixed-point saturation flag.
+pub const VXSAT: u16 = 0x009;
+/// Vector fixed-point rounding mode.
+pub const VXRM: u16 = 0x00A;
+/// Vector control and status (vxrm and vxsat).
+pub const VCSR: u16 = 0x00F;
+/// Vector length.
+pub const VL: u16 = 0xC20;
+/// Vector data type.
+pub const VTYPE: u16 = 0xC21;
+/// VLEN / 8.
+pub const VLENB: u16 = 0xC22;
 /// Cycle counter (read-only shadow).
 pub const CYCLE: u16 = 0xC00;
 /// Real-time counter (read-only shadow).
@@ -172,6 +186,8 @@ pub mod status {
     pub const SPIE: u64 = 1 << 5;
     /// Privilege before the last trap into S (0 = U, 1 = S).
     pub const SPP: u64 = 1 << 8;
+    /// Vector unit state (Off, Initial, Clean, Dirty).
+    pub const VS: u64 = 3 << 9;
     /// Floating-point unit state (Off, Initial, Clean, Dirty).
     pub const FS: u64 = 3 << 13;
     /// FS = Dirty.
@@ -186,8 +202,17 @@ pub mod status {
     pub const UXL_64: u64 = 2 << 32;
     /// Summary dirty bit (FS, VS or XS dirty).
     pub const SD: u64 = 1 << 63;
-    /// Bits software may write.
+    /// Bits software may write (and VS on harts with V).
     pub const WRITABLE: u64 = SIE | SPIE | SPP | FS | SUM | MXR;
+
+    /// SD as an sstatus/vsstatus value implies it: FS or VS dirty.
+    pub const fn summary_dirty(value: u64) -> u64 {
+        if value & FS == FS_DIRTY || value & VS == VS {
+            SD
+        } else {
+            0
+        }
+    }
 }
 
 /// Interrupt numbers and their bits in sip/sie.

@@ -46,6 +46,13 @@ impl Hart {
         if matches!(target, csr::FFLAGS | csr::FRM | csr::FCSR) && !self.fp_enabled() {
             return Err(Refusal::Illegal);
         }
+        if matches!(
+            target,
+            csr::VSTART | csr::VXSAT | csr::VXRM | csr::VCSR | csr::VL | csr::VTYPE | csr::VLENB
+        ) && !self.vector_enabled()
+        {
+            return Err(Refusal::Illegal);
+        }
         Ok(target)
     }
 
@@ -114,13 +121,15 @@ impl Hart {
             csr::TIME if self.virt => self.time().wrapping_add(s.htimedelta),
             csr::TIME => self.time(),
             csr::HPMCOUNTER3..=csr::HPMCOUNTER31 => 0,
-            csr::SSTATUS => {
-                let dirty = if s.sstatus & status::FS == status::FS_DIRTY {
-                    status::SD
-                } else {
-                    0
-                };
-                s.sstatus | dirty
+            csr::SSTATUS => s.sstatus | status::summary_dirty(s.sstatus),
+            csr::VSTART
+            | csr::VXSAT
+            | csr::VXRM
+            | csr::VCSR
+            | csr::VL
+            | csr::VTYPE
+            | csr::VLENB => {
+                return self.read_vector_csr(number);
             }
             csr::SIE => s.ie & irq::S_MASK,
             csr::STVEC => s.stvec,
@@ -149,7 +158,8 @@ impl Hart {
             }
             csr::SSTATUS => {
                 let old = s.sstatus;
-                s.sstatus = (old & !status::WRITABLE) | (value & status::WRITABLE);
+                let writable = status::WRITABLE | self.vector.as_ref().map_or(0, |_| status::VS);
+                s.sstatus = (old & !writable) | (value & writable);
                 if (old ^ s.sstatus) & status::MXR != 0 {
                     self.flush_caches();
                 }
@@ -174,6 +184,9 @@ impl Hart {
                     self.tlb.flush(HOST_INDICES);
                     self.icache.flush_indices(HOST_INDICES);
                 }
+            }
+            csr::VSTART | csr::VXSAT | csr::VXRM | csr::VCSR => {
+                self.write_vector_csr(number, value)
             }
             _ => self.write_h_csr(number, value),
         }
@@ -226,7 +239,7 @@ impl Hart {
 
     /// The raw bits of the instruction at pc, for `stval` on illegal instructions.
     pub(super) fn instruction_bits(&self, op: Op) -> u64 {
-        if op.kind == OpKind::Illegal {
+        if matches!(op.kind, OpKind::Illegal | OpKind::Vector) {
             return op.imm as u32 as u64;
         }
         // Re-read the instruction from the page it was decoded from.

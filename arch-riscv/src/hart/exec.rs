@@ -269,7 +269,7 @@ impl Hart {
 
     /// Handles an access that did not complete.
     #[cold]
-    fn stopped(&mut self, stop: Stop, op: &Op) -> Flow {
+    pub(super) fn stopped(&mut self, stop: Stop, op: &Op) -> Flow {
         let op = *op;
         match stop {
             Stop::Trap(mut trap) => {
@@ -302,7 +302,7 @@ impl Hart {
 
     /// Raises an illegal-instruction exception for `op`.
     #[cold]
-    fn illegal(&mut self, op: &Op) -> Flow {
+    pub(super) fn illegal(&mut self, op: &Op) -> Flow {
         let bits = self.instruction_bits(*op);
         self.raise(Trap::illegal(bits));
         Flow::Refetch
@@ -717,6 +717,7 @@ impl Hart {
                     Flow::Resume
                 }
             }
+            Vector => self.execute_vector(op),
             MopR | MopRr => {
                 self.x[(op.rd & 63) as usize] = 0;
                 self.pc = next_pc;

@@ -60,14 +60,7 @@ impl Hart {
             csr::HVIP => s.hvip,
             csr::HTINST => s.htinst,
             csr::HGATP => s.hgatp,
-            csr::VSSTATUS => {
-                let dirty = if s.vsstatus & status::FS == status::FS_DIRTY {
-                    status::SD
-                } else {
-                    0
-                };
-                s.vsstatus | dirty
-            }
+            csr::VSSTATUS => s.vsstatus | status::summary_dirty(s.vsstatus),
             csr::VSIE => self.vs_view(s.ie),
             csr::VSTVEC => s.vstvec,
             csr::VSSCRATCH => s.vsscratch,
@@ -118,7 +111,8 @@ impl Hart {
             }
             csr::VSSTATUS => {
                 let old = s.vsstatus;
-                s.vsstatus = (old & !status::WRITABLE) | (value & status::WRITABLE);
+                let writable = status::WRITABLE | self.vector.as_ref().map_or(0, |_| status::VS);
+                s.vsstatus = (old & !writable) | (value & writable);
                 if (old ^ s.vsstatus) & status::MXR != 0 {
                     self.flush_guest_translations();
                 }

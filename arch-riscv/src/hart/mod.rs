@@ -23,6 +23,7 @@ pub mod tinst;
 pub mod tlb;
 pub mod transition;
 pub mod trap;
+pub mod vector;
 
 #[cfg(test)]
 mod tests;
@@ -104,6 +105,9 @@ pub struct HartConfig {
     pub nacl: Option<nacl::Features>,
     /// The VM's FENCE.I count, shared by all its harts.
     pub fences: Arc<FenceEpoch>,
+    /// VLEN in bits when the hart has V (a power of two in
+    /// [`vector::VLEN_RANGE`]); `None` without V.
+    pub vlen: Option<u32>,
     /// The compiled tier's settings; `None` interprets only. Ignored where the
     /// tier is not built ([`COMPILED_TIER`]).
     pub compile: Option<CompileConfig>,
@@ -344,6 +348,8 @@ pub struct Hart {
     stats: HartStats,
     /// NACL state when the guest hypervisor is offered NACL.
     nacl: Option<nacl::NaclState>,
+    /// The V state, when the hart has V: boxed, off the interpreter's hot fields.
+    vector: Option<Box<vector::VectorUnit>>,
     /// The compiled tier, when on.
     #[cfg(jit)]
     jit: Option<Box<jit::CompiledTier>>,
@@ -395,6 +401,10 @@ impl Hart {
                 .nacl
                 .filter(|_| config.hypervisor)
                 .map(nacl::NaclState::new),
+            vector: config
+                .vlen
+                .filter(|vlen| vlen.is_power_of_two() && vector::VLEN_RANGE.contains(vlen))
+                .map(|vlen| Box::new(vector::VectorUnit::new(vlen))),
             #[cfg(jit)]
             jit: config
                 .compile
@@ -428,6 +438,7 @@ impl Hart {
             hypervisor: self.hypervisor,
             nacl: self.nacl.as_ref().map(|n| n.features()),
             fences: self.fences.clone(),
+            vlen: self.vector.as_ref().map(|v| v.vlen()),
             compile: None,
         });
         fresh.signals = signals;

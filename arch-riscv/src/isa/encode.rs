@@ -18,9 +18,11 @@
 
 mod assembler;
 mod compressed;
+pub mod vector;
 
 pub use assembler::{Assembler, Label};
 pub use compressed::*;
+pub use vector::{VMem, varith, vmem, vsetivli, vsetvl, vsetvli, vtype};
 
 /// Integer register numbers by ABI name.
 pub mod reg {

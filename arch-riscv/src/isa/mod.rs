@@ -6,6 +6,7 @@ pub mod encode;
 pub mod op;
 pub mod opcode;
 mod table;
+pub mod vector;
 
 pub use decode::decode;
 pub use op::{Op, OpKind, SINK};

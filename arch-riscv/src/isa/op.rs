@@ -24,6 +24,7 @@ pub const SINK: u8 = 32;
 /// - `Illegal`: `imm` holds the raw instruction bits (zero-extended for 16-bit ones).
 /// - `SfenceVma`, `HfenceVvma`, `HfenceGvma`: `rs1` address, `rs2` ASID/VMID register.
 /// - `Fence`: `imm` holds the pred/succ/fm bits (bits 31:20 of the instruction).
+/// - `Vector`: `rs3` is the [`super::vector::VOp`], `imm` the raw instruction word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(8))]
 pub struct Op {
@@ -356,4 +357,7 @@ pub enum OpKind {
     // Zimop
     MopR,
     MopRr,
+
+    /// A V instruction: `rs3` holds its [`super::vector::VOp`], `imm` the raw word.
+    Vector,
 }

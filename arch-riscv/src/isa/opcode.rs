@@ -19,6 +19,7 @@ pub const MSUB: u32 = 0x47;
 pub const NMSUB: u32 = 0x4b;
 pub const NMADD: u32 = 0x4f;
 pub const OP_FP: u32 = 0x53;
+pub const OP_V: u32 = 0x57;
 pub const BRANCH: u32 = 0x63;
 pub const JALR: u32 = 0x67;
 pub const JAL: u32 = 0x6f;

@@ -143,6 +143,7 @@ impl Vm for SoftVm {
             hypervisor: self.setup.nesting.hypervisor,
             nacl: self.setup.nesting.nacl,
             fences: self.fences.clone(),
+            vlen: None,
             compile: self.setup.compile.clone(),
         });
         let signals = Arc::new(SoftSignals(hart.signals()));

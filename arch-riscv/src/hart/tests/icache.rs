@@ -53,6 +53,7 @@ fn fence_i_on_another_hart_makes_rewritten_code_visible() {
         hypervisor: false,
         nacl: None,
         fences: m.hart.fences.clone(),
+        vlen: None,
         compile: super::tier_under_test(),
     });
     other.set_pc(RAM_BASE + 0x1000);

@@ -18,7 +18,9 @@ mod icache;
 mod interrupts;
 mod paging;
 mod qemu_user;
+mod qemu_vector;
 mod traps;
+mod vector;
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::time::Instant;
@@ -73,7 +75,16 @@ impl TestMachine {
         machine
     }
 
+    /// The same, for a hart whose VLEN is `vlen` bits.
+    pub fn with_vlen(program: &Assembler, vlen: u32) -> TestMachine {
+        TestMachine::build_with(program, true, Some(vlen))
+    }
+
     fn build(program: &Assembler, hypervisor: bool) -> TestMachine {
+        TestMachine::build_with(program, hypervisor, Some(128))
+    }
+
+    fn build_with(program: &Assembler, hypervisor: bool, vlen: Option<u32>) -> TestMachine {
         let layout = Layout::from_size_align(RAM_SIZE as usize, 4096).expect("layout");
         // SAFETY: the layout has a non-zero size.
         let host = unsafe { alloc_zeroed(layout) };
@@ -91,6 +102,7 @@ impl TestMachine {
             hypervisor,
             nacl: None,
             fences: Default::default(),
+            vlen,
             compile: tier_under_test(),
         });
         hart.reset(RAM_BASE, 0);

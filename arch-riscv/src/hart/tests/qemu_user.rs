@@ -188,12 +188,12 @@ fn program(base: u64, cases: &[Case], pairs: &[(u64, u64)]) -> (A, u64) {
 
 /// Where QEMU loads the executable, and the size of its headers, after which the
 /// program starts.
-const ELF_BASE: u64 = 0x10000;
-const ELF_HEADERS: u64 = 0x80;
+pub(super) const ELF_BASE: u64 = 0x10000;
+pub(super) const ELF_HEADERS: u64 = 0x80;
 
 /// A static RISC-V ELF executable: `code` after the headers, one RWX segment that
 /// extends `bss` zeroed bytes past the file.
-fn elf(code: &[u8], bss: u64) -> Vec<u8> {
+pub(super) fn elf(code: &[u8], bss: u64) -> Vec<u8> {
     let file_size = ELF_HEADERS + code.len() as u64;
     let mut f = Vec::new();
     f.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);

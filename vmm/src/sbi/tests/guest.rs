@@ -15,7 +15,9 @@ use crate::hypervisor::{Hypervisor, IrqChipRequest, Nesting, VmSetup};
 use crate::machine::{ExitStatus, HartLines, Machine};
 use crate::memory::GuestMemory;
 use crate::sbi::{SbiHost, ext};
+use crate::seccomp::SeccompFilters;
 use crate::vcpu::vcpu_thread;
+use crate::vm::StartGate;
 
 /// Where the programs store what they observed.
 const RESULTS: u64 = RAM_BASE + 0x8000;
@@ -88,12 +90,17 @@ fn run_once(harts: usize, program: &Assembler, hypervisor: bool) -> (ExitStatus,
         .hart_states
         .start(0, RAM_BASE, 0)
         .expect("boot hart");
+    let gate = Arc::new(StartGate::default());
+    gate.open();
     let threads: Vec<_> = vcpus
         .into_iter()
         .enumerate()
         .map(|(id, vcpu)| {
             let machine = machine.clone();
-            std::thread::spawn(move || vcpu_thread(id, vcpu, machine))
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                vcpu_thread(id, vcpu, machine, &SeccompFilters::disabled(), &gate)
+            })
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(20);
