@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it. Everything builds once, in release mode.
-#   1. set-up: host packages (QEMU, the riscv64 cross toolchain), the rustup target,
+#   1. set-up: host packages (QEMU, the riscv64 and aarch64 cross toolchains), the rustup targets,
 #      Debian's riscv64 kernel and busybox as guest assets, a Debian root file
 #      system image (cached);
 #   2. lints: formatting, clippy for x86_64 and for riscv64;
@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-rust.sh
 bash resources/setup-host.sh --with-cross
-rustup target list --installed | grep -qx riscv64gc-unknown-linux-gnu ||
-    rustup target add riscv64gc-unknown-linux-gnu
+for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
+    rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
 bash resources/fetch-guest.sh resources/out
 # The Debian root file system (systemd) of tests/tests/debian_rootfs.rs (cached).
 bash resources/rootfs/build-rootfs.sh resources/out
@@ -33,6 +34,15 @@ cargo test --release --workspace
 # leaves to it).
 RVNEST_TEST_TIER=compiled cargo test --release -p arch-riscv
 RVNEST_TEST_TIER=compile-all cargo test --release -p arch-riscv
+# The compiled tier on its other hosts: the hart's tests (the differential ones
+# included) with every block compiled, built for aarch64 and riscv64 and run under
+# qemu-user (static binaries, see .cargo/config.toml).
+for target in aarch64-unknown-linux-gnu:qemu-aarch64 riscv64gc-unknown-linux-gnu:qemu-riscv64; do
+    runner=${target#*:} target=${target%:*}
+    env RVNEST_TEST_TIER=compile-all \
+        "CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUNNER=$runner" \
+        cargo test --release -p arch-riscv --lib --target "$target"
+done
 # QEMU-hosted KVM runs one at a time (each QEMU takes 2 GiB and both cores).
 cargo test --release -p e2e --test kvm -- --include-ignored --test-threads=1
 # The REST API: a property-based run of schemathesis (pinned, installed with pip into

@@ -8,6 +8,7 @@
 #                     built with resources/fetch-guest.sh if missing)
 #   --backend B       rvnest machine-config.backend (default soft)
 #   --mem MIB         guest memory (default 512)
+#   --vcpus N         harts for both (default 1; QEMU gets -smp N)
 #   --append ARGS     kernel command line for both (default "console=ttyS0 panic=-1")
 #   --timeout S       per-run limit in seconds (default 120)
 #   --only qemu|rvnest  run only one side
@@ -27,6 +28,7 @@ RVNEST=$REPO/target/release/rvnest
 ASSETS=$REPO/resources/out
 BACKEND=soft
 MEM=512
+VCPUS=1
 APPEND="console=ttyS0 panic=-1"
 TIMEOUT=120
 ONLY=
@@ -39,12 +41,13 @@ while (($#)); do
     --assets) ASSETS=$2; shift ;;
     --backend) BACKEND=$2; shift ;;
     --mem) MEM=$2; shift ;;
+    --vcpus) VCPUS=$2; shift ;;
     --append) APPEND=$2; shift ;;
     --timeout) TIMEOUT=$2; shift ;;
     --only) ONLY=$2; shift ;;
     --keep-logs) KEEP=$2; shift ;;
     -h | --help)
-        sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -84,7 +87,7 @@ cat >"$CFG" <<EOF
     "boot_args": "$APPEND"
   },
   "machine-config": {
-    "vcpu_count": 1,
+    "vcpu_count": $VCPUS,
     "mem_size_mib": $MEM,
     "backend": "$BACKEND"
   }
@@ -92,7 +95,7 @@ cat >"$CFG" <<EOF
 EOF
 
 # shellcheck disable=SC2054 # the commas are part of -cpu's value
-QEMU_CMD=(qemu-system-riscv64 -M virt -cpu rv64,h=true -m "$MEM" -smp 1 -nographic -no-reboot
+QEMU_CMD=(qemu-system-riscv64 -M virt -cpu rv64,h=true -m "$MEM" -smp "$VCPUS" -nographic -no-reboot
     -bios default -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND")
 RVNEST_CMD=("$RVNEST" --config-file "$CFG")
 
@@ -150,7 +153,7 @@ row() { # name label
 QEMU_VER=$(qemu-system-riscv64 --version 2>/dev/null | head -n1 | sed 's/^QEMU emulator version //')
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 
-echo "### Boot to poweroff: Linux $KVER + busybox initramfs, 1 vCPU, $MEM MiB"
+echo "### Boot to poweroff: Linux $KVER + busybox initramfs, $VCPUS vCPU(s), $MEM MiB"
 echo
 echo "Host: $(nproc) cores, ${CPU:-unknown CPU}; $(date -u +%Y-%m-%d); $RUNS runs each, interleaved; medians."
 echo
@@ -162,10 +165,10 @@ if [[ -n ${MED_WALL[rvnest]:-} && -n ${MED_WALL[qemu]:-} ]]; then
     echo "| ratio rvnest/QEMU | | $(awk -v a="${MED_WALL[rvnest]}" -v b="${MED_WALL[qemu]}" 'BEGIN { printf "%.2f", a / b }') | | $(awk -v a="${MED_RSS[rvnest]}" -v b="${MED_RSS[qemu]}" 'BEGIN { printf "%.2f", a / b }') |"
 fi
 echo
-echo "Commands (vm.json: the kernel and initrd above, boot_args \"$APPEND\", vcpu_count 1, mem_size_mib $MEM, backend \"$BACKEND\"):"
+echo "Commands (vm.json: the kernel and initrd above, boot_args \"$APPEND\", vcpu_count $VCPUS, mem_size_mib $MEM, backend \"$BACKEND\"):"
 echo
 echo '```'
 echo "resources/bench/boot-bench.sh -n $RUNS"
 [[ $ONLY == qemu ]] || echo "rvnest --config-file vm.json"
-[[ $ONLY == rvnest ]] || echo "qemu-system-riscv64 -M virt -cpu rv64,h=true -m $MEM -smp 1 -nographic -no-reboot -bios default -kernel Image -initrd initramfs.cpio.gz -append \"$APPEND\""
+[[ $ONLY == rvnest ]] || echo "qemu-system-riscv64 -M virt -cpu rv64,h=true -m $MEM -smp $VCPUS -nographic -no-reboot -bios default -kernel Image -initrd initramfs.cpio.gz -append \"$APPEND\""
 echo '```'

@@ -23,86 +23,15 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Incarnations handed out so far: a page gets a new one when it is made and
-/// whenever its slots start over, so that work done for its old contents (a block
-/// compiled on another thread) can tell it is stale.
-static INCARNATIONS: AtomicU64 = AtomicU64::new(0);
-
-fn next_incarnation() -> u64 {
-    INCARNATIONS.fetch_add(1, Ordering::Relaxed) + 1
-}
-
+use super::code_page::PageBox;
+pub use super::code_page::{CodePage, GUARD_SLOTS, SLOTS};
 use super::ram;
-use super::tlb::{MMU_INDICES, TLB_ENTRIES, slot};
-use crate::isa::Op;
+use super::tlb::MMU_INDICES;
 
-/// Instruction slots per page: one per 16-bit parcel.
-pub const SLOTS: usize = 2048;
-
-/// Slots past the page's end that stay undecoded forever: straight-line execution
-/// runs into them (at offsets 0x1000 and 0x1002) instead of checking its offset
-/// after every instruction.
-pub const GUARD_SLOTS: usize = 2;
-
-/// Decoded pages one hart keeps before it starts over (bounds memory: ~36 KiB each).
+/// Decoded pages one hart keeps (~36 KiB of address space each, resident only
+/// where slots were decoded). Past this, pages not used since the last eviction go
+/// (second chance).
 const MAX_PAGES: usize = 4096;
-
-/// The decoded instructions of one 4 KiB guest-physical page, filled lazily.
-pub struct CodePage {
-    /// Slot `i` holds the instruction starting at byte `2 * i`, or `Op::UNDECODED`;
-    /// then the guard slots.
-    pub ops: [Op; SLOTS + GUARD_SLOTS],
-    /// Host address of the page's first byte.
-    pub host: usize,
-    /// Guest-physical page number.
-    pub number: u64,
-    /// Changes whenever the slots start over (see [`next_incarnation`]).
-    pub incarnation: u64,
-    /// The page's bytes when its decoded slots were decoded.
-    snapshot: [u8; 4096],
-    /// The cache generation this page was last validated in.
-    generation: u64,
-}
-
-impl CodePage {
-    fn new(host: usize, number: u64, generation: u64) -> Box<CodePage> {
-        let mut page = Box::new(CodePage {
-            ops: [Op::UNDECODED; SLOTS + GUARD_SLOTS],
-            host,
-            number,
-            incarnation: next_incarnation(),
-            snapshot: [0; 4096],
-            generation,
-        });
-        page.take_snapshot();
-        page
-    }
-
-    /// Copies the page's current bytes into the snapshot.
-    fn take_snapshot(&mut self) {
-        for (i, chunk) in self.snapshot.chunks_exact_mut(8).enumerate() {
-            // SAFETY: `host` is the start of a 4 KiB page of guest RAM; i * 8 < 4096.
-            let word = unsafe { ram::load((self.host + i * 8) as *mut u8, 8) };
-            chunk.copy_from_slice(&word.to_le_bytes());
-        }
-    }
-
-    /// Whether guest memory still holds the snapshot's bytes.
-    fn unchanged(&self) -> bool {
-        self.snapshot.chunks_exact(8).enumerate().all(|(i, chunk)| {
-            // SAFETY: as in take_snapshot.
-            let word = unsafe { ram::load((self.host + i * 8) as *mut u8, 8) };
-            chunk == word.to_le_bytes()
-        })
-    }
-
-    /// Forgets every decoded slot and snapshots the current bytes.
-    fn reset(&mut self) {
-        self.ops.fill(Op::UNDECODED);
-        self.incarnation = next_incarnation();
-        self.take_snapshot();
-    }
-}
 
 /// The number of FENCE.I instructions executed by the harts of one VM. Each hart
 /// compares it with the value it last saw between slices and starts a new decode
@@ -145,6 +74,16 @@ impl Hasher for PageNumberHasher {
     }
 }
 
+/// Fetch translations per MMU index (a power of two): code is denser than data, so
+/// fewer than the load and store TLBs hold.
+const FETCH_ENTRIES: usize = 256;
+
+/// Direct-mapped fetch-TLB slot of a virtual address.
+#[inline(always)]
+fn slot(vaddr: u64) -> usize {
+    (vaddr >> 12) as usize & (FETCH_ENTRIES - 1)
+}
+
 /// A fetch translation: virtual page to its decoded page.
 #[derive(Clone, Copy)]
 struct FetchEntry {
@@ -162,8 +101,8 @@ const EMPTY: FetchEntry = FetchEntry {
 /// The fetch TLB's raw pointers point into `pages`, which this value owns; nothing
 /// else holds them, so moving the whole cache to another thread is sound.
 pub struct DecodeCache {
-    pages: HashMap<u64, Box<CodePage>, BuildHasherDefault<PageNumberHasher>>,
-    fetch: Box<[[FetchEntry; TLB_ENTRIES]; MMU_INDICES]>,
+    pages: HashMap<u64, PageBox, BuildHasherDefault<PageNumberHasher>>,
+    fetch: Box<[[FetchEntry; FETCH_ENTRIES]; MMU_INDICES]>,
     generation: u64,
 }
 
@@ -175,7 +114,7 @@ impl Default for DecodeCache {
     fn default() -> Self {
         DecodeCache {
             pages: HashMap::default(),
-            fetch: Box::new([[EMPTY; TLB_ENTRIES]; MMU_INDICES]),
+            fetch: Box::new([[EMPTY; FETCH_ENTRIES]; MMU_INDICES]),
             generation: 0,
         }
     }
@@ -202,19 +141,20 @@ impl DecodeCache {
         host_page: usize,
     ) -> *mut CodePage {
         if self.pages.len() >= MAX_PAGES && !self.pages.contains_key(&(paddr >> 12)) {
-            self.drop_all();
+            self.evict();
         }
         let generation = self.generation;
         let page = self
             .pages
             .entry(paddr >> 12)
-            .or_insert_with(|| CodePage::new(host_page, paddr >> 12, generation));
+            .or_insert_with(|| PageBox::new(host_page, paddr >> 12, generation));
         if page.generation != generation {
             if !page.unchanged() {
                 page.reset();
             }
             page.generation = generation;
         }
+        page.used = true;
         let page: *mut CodePage = &mut **page;
         self.fetch[mmu_index][slot(pc)] = FetchEntry {
             tag: pc & !0xFFF,
@@ -272,7 +212,24 @@ impl DecodeCache {
         self.flush_translations();
     }
 
-    /// Forgets every decoded page (the VMM rewrote guest memory, or the cache is full).
+    /// Drops the pages not used since the last eviction (those the fetch TLB holds
+    /// count as used), or every page if all were; the fetch TLB starts empty.
+    fn evict(&mut self) {
+        for entry in self.fetch.iter().flatten() {
+            // SAFETY: fetch entries point into pages `self.pages` still owns.
+            if let Some(page) = unsafe { entry.page.as_mut() } {
+                page.used = true;
+            }
+        }
+        let before = self.pages.len();
+        self.pages.retain(|_, page| std::mem::take(&mut page.used));
+        if self.pages.len() == before {
+            self.pages.clear();
+        }
+        self.flush_translations();
+    }
+
+    /// Forgets every decoded page (the VMM rewrote guest memory).
     pub fn drop_all(&mut self) {
         self.flush_translations();
         self.pages.clear();
@@ -281,10 +238,7 @@ impl DecodeCache {
     /// Forgets every compiled block (the compiled tier emptied its code cache).
     pub fn forget_blocks(&mut self) {
         for page in self.pages.values_mut() {
-            for op in &mut page.ops {
-                op.block = 0;
-                op.heat = 0;
-            }
+            page.forget_blocks();
         }
     }
 

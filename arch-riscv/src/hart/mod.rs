@@ -7,6 +7,7 @@
 //! and other threads' requests ([`signals`]) are polled between slices in [`events`].
 
 pub mod cmo;
+mod code_page;
 pub mod csrs;
 pub mod events;
 pub mod exec;

@@ -7,8 +7,13 @@
 //! extension, and a larger lazy shadow cache of combined translations for nested
 //! guests sits behind the same miss path.
 
-/// Entries per access kind and MMU index (a power of two).
-pub const TLB_ENTRIES: usize = 256;
+/// Entries per access kind and MMU index (a power of two): 16 MiB of pages, so that
+/// a working set of that size stays cached (QEMU grows its TLBs as far as this).
+/// A flush clears only the slots filled since the last one (see [`Tlb::filled`]).
+pub const TLB_ENTRIES: usize = 4096;
+
+/// Filled slots remembered per MMU index; past this a flush clears the whole index.
+const FILLED_MAX: usize = 256;
 
 /// MMU indices: U, S, S with SUM (V=0), then VU, VS, VS with vsstatus.SUM (V=1).
 pub const MMU_INDICES: usize = 6;
@@ -47,6 +52,9 @@ type Table = [[TlbEntry; TLB_ENTRIES]; MMU_INDICES];
 pub struct Tlb {
     load: Box<Table>,
     store: Box<Table>,
+    /// Per MMU index, the slots filled since its last flush (load or store), or
+    /// more than [`FILLED_MAX`] of them: a flush then clears the whole index.
+    filled: [Vec<u16>; MMU_INDICES],
 }
 
 impl Default for Tlb {
@@ -54,6 +62,7 @@ impl Default for Tlb {
         Tlb {
             load: Box::new([[TlbEntry::EMPTY; TLB_ENTRIES]; MMU_INDICES]),
             store: Box::new([[TlbEntry::EMPTY; TLB_ENTRIES]; MMU_INDICES]),
+            filled: Default::default(),
         }
     }
 }
@@ -89,11 +98,20 @@ impl Tlb {
     /// Caches a load translation of the page of `vaddr` to the host page at `host_page`.
     pub fn fill_load(&mut self, mmu_index: usize, vaddr: u64, host_page: usize) {
         self.load[mmu_index][slot(vaddr)] = entry(vaddr, host_page);
+        self.note_fill(mmu_index, vaddr);
     }
 
     /// Caches a store translation of the page of `vaddr` to the host page at `host_page`.
     pub fn fill_store(&mut self, mmu_index: usize, vaddr: u64, host_page: usize) {
         self.store[mmu_index][slot(vaddr)] = entry(vaddr, host_page);
+        self.note_fill(mmu_index, vaddr);
+    }
+
+    fn note_fill(&mut self, mmu_index: usize, vaddr: u64) {
+        let filled = &mut self.filled[mmu_index];
+        if filled.len() <= FILLED_MAX {
+            filled.push(slot(vaddr) as u16);
+        }
     }
 
     /// Host addresses of the load and store tables of `mmu_index` (the compiled
@@ -112,10 +130,18 @@ impl Tlb {
 
     /// Drops the translations of the MMU indices in `indices`.
     pub fn flush(&mut self, indices: std::ops::Range<usize>) {
-        for table in [&mut self.load, &mut self.store] {
-            for index in &mut table[indices.clone()] {
-                index.fill(TlbEntry::EMPTY);
+        for index in indices {
+            let filled = &mut self.filled[index];
+            if filled.len() > FILLED_MAX {
+                self.load[index].fill(TlbEntry::EMPTY);
+                self.store[index].fill(TlbEntry::EMPTY);
+            } else {
+                for &slot in filled.iter() {
+                    self.load[index][slot as usize] = TlbEntry::EMPTY;
+                    self.store[index][slot as usize] = TlbEntry::EMPTY;
+                }
             }
+            filled.clear();
         }
     }
 

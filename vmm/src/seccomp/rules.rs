@@ -51,16 +51,13 @@ fn kvm_ioctls() -> Vec<u64> {
     use crate::hypervisor::kvm::ioctls::{
         KVM_GET_ONE_REG, KVM_INTERRUPT, KVM_IRQ_LINE, KVM_RUN, KVM_SET_ONE_REG,
     };
-    [
+    vec![
         KVM_RUN(),
         KVM_GET_ONE_REG(),
         KVM_SET_ONE_REG(),
         KVM_INTERRUPT(),
         KVM_IRQ_LINE(),
     ]
-    .into_iter()
-    .map(u64::from)
-    .collect()
 }
 
 /// The KVM backend exists only on riscv64 hosts.

@@ -23,6 +23,7 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, Variable};
 
 use super::super::icache::SLOTS;
+use super::super::tlb::TLB_ENTRIES;
 use super::exit;
 use super::trace::{Class, Trace};
 use crate::isa::{Op, OpKind};
@@ -640,7 +641,7 @@ impl Translator<'_, '_, '_> {
         let base = self.read(op.rs1);
         let addr = self.b.ins().iadd_imm_s(base, op.imm as i64);
         let index = self.b.ins().ushr_imm_s(addr, 12);
-        let index = self.b.ins().band_imm_s(index, 255);
+        let index = self.b.ins().band_imm_s(index, TLB_ENTRIES as i64 - 1);
         let index = self.b.ins().ishl_imm_s(index, 4);
         let entry = self.b.ins().iadd(table, index);
         let tag = self.b.ins().load(I64, flags(), entry, 0);
