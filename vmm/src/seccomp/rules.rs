@@ -190,14 +190,16 @@ fn nonblocking(rules: &mut Rules) -> Result<()> {
 }
 
 /// The event loop after boot: API requests (pause, counters, metrics), console
-/// input, raising the UART's interrupt, SIGTERM, and the end of the VM (joining
-/// threads, unmapping memory, removing the vsock and API sockets, restoring the
-/// terminal).
+/// input (with a retry timer while the UART's FIFO is full), raising the UART's
+/// interrupt, SIGTERM, and the end of the VM (joining threads, unmapping memory,
+/// removing the vsock and API sockets, restoring the terminal).
 fn vmm(rules: &mut Rules) -> Result<()> {
     epoll(rules);
     allow(
         rules,
         &[
+            libc::SYS_timerfd_create,
+            libc::SYS_timerfd_settime,
             libc::SYS_epoll_create1,
             libc::SYS_statx,
             libc::SYS_newfstatat,
