@@ -67,7 +67,9 @@ const TX: usize = 1;
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
-const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+/// The TAP ioctl that sets its offloads (made again when the guest activates or resets
+/// the device, from whichever thread wrote the status).
+pub const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
 const TUN_F_CSUM: libc::c_uint = 0x01;
 const TUN_F_TSO4: libc::c_uint = 0x02;
 const TUN_F_TSO6: libc::c_uint = 0x04;

@@ -42,6 +42,13 @@ fn terminal_ioctls() -> Vec<u64> {
         .collect()
 }
 
+/// The TAP's offload ioctl: virtio-net sets the offloads the guest accepted when the
+/// guest activates or resets the device (a register write on a vCPU thread, or the
+/// device thread).
+fn tap_ioctls() -> Vec<u64> {
+    vec![devices::virtio::net::TUNSETOFFLOAD as u64]
+}
+
 /// The ioctls the KVM backend makes once the guest runs: on a vCPU fd from its own
 /// thread (`KVM_RUN`, ONE_REG), `KVM_INTERRUPT` (an asynchronous vCPU ioctl on RISC-V,
 /// from whichever thread raises the PLIC's line) and `KVM_IRQ_LINE` on the VM fd
@@ -265,7 +272,9 @@ fn devices(rules: &mut Rules) -> Result<()> {
     );
     allow_arg_in(rules, libc::SYS_socket, 0, &[libc::AF_UNIX as u64])?;
     nonblocking(rules)?;
-    allow_arg_in(rules, libc::SYS_ioctl, 1, &kvm_ioctls())
+    let mut ioctls = kvm_ioctls();
+    ioctls.extend(tap_ioctls());
+    allow_arg_in(rules, libc::SYS_ioctl, 1, &ioctls)
 }
 
 /// A vCPU: the hart itself (KVM's ioctls, or the compiled tier's code memory and
@@ -288,5 +297,7 @@ fn vcpu(rules: &mut Rules) -> Result<()> {
     // riscv_flush_icache (__NR_arch_specific_syscall + 15), which libc does not name.
     #[cfg(target_arch = "riscv64")]
     allow(rules, &[259]);
-    allow_arg_in(rules, libc::SYS_ioctl, 1, &kvm_ioctls())
+    let mut ioctls = kvm_ioctls();
+    ioctls.extend(tap_ioctls());
+    allow_arg_in(rules, libc::SYS_ioctl, 1, &ioctls)
 }
