@@ -46,7 +46,7 @@ fn terminal_ioctls() -> Vec<u64> {
 /// guest activates or resets the device (a register write on a vCPU thread, or the
 /// device thread).
 fn tap_ioctls() -> Vec<u64> {
-    vec![devices::virtio::net::TUNSETOFFLOAD as u64]
+    vec![request(devices::virtio::net::TUNSETOFFLOAD)]
 }
 
 /// The ioctls the KVM backend makes once the guest runs: on a vCPU fd from its own
