@@ -253,6 +253,22 @@ pub fn ctl_binary() -> PathBuf {
     path
 }
 
+/// Runs `script` with `sh -c` on the host and returns its stdout; panics with its
+/// stderr when it fails (test set-up: images, namespaces, TAP devices).
+pub fn sh(script: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A path in the temp directory unique to this test process and `name`.
 pub fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("rvnest-{}-{name}", std::process::id()))

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use e2e::{guest_dir, rvnest_binary, temp_path};
+use e2e::{guest_dir, rvnest_binary, sh, temp_path};
 
 const HOST_IP: &str = "10.213.0.1";
 const GUEST_IP: &str = "10.213.0.2";
@@ -62,20 +62,6 @@ impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
-}
-
-fn sh(script: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn root_image(name: &str) -> (PathBuf, PathBuf) {

@@ -5,27 +5,13 @@
 //! hart_start.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use api::types::VcpuActivity;
-use e2e::{ApiProcess, guest_dir, temp_path, workspace_root};
+use e2e::{ApiProcess, guest_dir, sh, temp_path, workspace_root};
 
 /// Generous: the boot takes seconds; a loaded machine takes longer.
 const LIMIT: Duration = Duration::from_secs(600);
-
-fn sh(script: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The test initramfs with /bin/perf-stat appended as a second cpio archive
 /// (the kernel unpacks concatenated archives in order).

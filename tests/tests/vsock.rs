@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use e2e::{guest_dir, rvnest_binary, temp_path, workspace_root};
+use e2e::{guest_dir, rvnest_binary, sh, temp_path, workspace_root};
 
 const GUEST_PORT: u32 = 5000;
 const HOST_PORT: u32 = 6000;
@@ -30,19 +30,6 @@ busybox mount -t proc proc /proc
 /bin/vsock-test connect HOST_PORT LEN
 busybox poweroff -f
 "#;
-
-fn sh(script: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// An ext4 root image with busybox, the vsock program and the init above.
 fn root_image(name: &str) -> (PathBuf, PathBuf) {
